@@ -1,0 +1,63 @@
+"""Admin for staff curation: films with inline credits, genres, people, ratings."""
+
+from django.contrib import admin
+
+from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem
+
+
+class CreditInline(admin.TabularInline):
+    model = Credit
+    extra = 1
+    autocomplete_fields = ["person"]
+
+
+class DecadeFilter(admin.SimpleListFilter):
+    title = "decade"
+    parameter_name = "decade"
+
+    def lookups(self, request, model_admin):
+        return [(str(d), f"{d}s") for d in range(1900, 2030, 10)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            start = int(self.value())
+            return queryset.filter(year__gte=start, year__lte=start + 9)
+        return queryset
+
+
+@admin.register(Movie)
+class MovieAdmin(admin.ModelAdmin):
+    list_display = ["title", "year", "rating_count", "movielens_id", "tmdb_id", "updated_at"]
+    list_filter = ["genres", DecadeFilter]
+    search_fields = ["title", "title_key", "imdb_id"]
+    filter_horizontal = ["genres"]
+    inlines = [CreditInline]
+    readonly_fields = ["rating_count", "rating_sum", "created_at", "updated_at"]
+
+
+@admin.register(Genre)
+class GenreAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    search_fields = ["name", "name_key"]
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["user", "movie", "value", "updated_at"]
+    list_filter = ["value"]
+    search_fields = ["user__username", "movie__title"]
+    raw_id_fields = ["user", "movie"]
+    list_select_related = ["user", "movie"]
+
+
+@admin.register(WatchlistItem, NotInterested)
+class UserListAdmin(admin.ModelAdmin):
+    list_display = ["user", "movie", "created_at"]
+    raw_id_fields = ["user", "movie"]
+    list_select_related = ["user", "movie"]

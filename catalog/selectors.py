@@ -1,0 +1,98 @@
+"""Reads of the catalogue. All queries stay within what django-mongodb-backend supports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from catalog.models import Credit, Genre, Movie, NotInterested, Rating, WatchlistItem
+from catalog.text import fold
+
+SORTS: dict[str, list[str]] = {
+    "popular": ["-rating_count", "title"],
+    "title": ["title_key", "year"],
+    "newest": ["-year", "title_key"],
+    "oldest": ["year", "title_key"],
+    "added": ["-created_at"],
+}
+MAX_QUERY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class MovieFilters:
+    q: str = ""
+    genre: str = ""  # genre slug
+    decade: int | None = None
+    year_min: int | None = None
+    year_max: int | None = None
+    sort: str = "popular"
+
+
+def movie_base_queryset() -> QuerySet[Movie]:
+    """Films with genres and credits prefetched: list pages make a fixed number of queries."""
+    return Movie.objects.prefetch_related(
+        "genres",
+        Prefetch("credits", queryset=Credit.objects.select_related("person").order_by("role", "order")),
+    )
+
+
+def movie_list(filters: MovieFilters) -> QuerySet[Movie]:
+    qs = movie_base_queryset()
+    q = fold(filters.q[:MAX_QUERY_LENGTH])
+    if q:
+        qs = qs.filter(title_key__contains=q)
+    if filters.genre:
+        qs = qs.filter(genres__slug=filters.genre)
+    if filters.decade is not None:
+        qs = qs.filter(year__gte=filters.decade, year__lte=filters.decade + 9)
+    if filters.year_min is not None:
+        qs = qs.filter(year__gte=filters.year_min)
+    if filters.year_max is not None:
+        qs = qs.filter(year__lte=filters.year_max)
+    return qs.order_by(*SORTS.get(filters.sort, SORTS["popular"]))
+
+
+def popular_movies(limit: int = 20) -> list[Movie]:
+    return list(movie_base_queryset().order_by("-rating_count", "title")[:limit])
+
+
+def genre_list() -> QuerySet[Genre]:
+    return Genre.objects.order_by("name")
+
+
+def decades_available() -> list[int]:
+    years = Movie.objects.exclude(year=None).values_list("year", flat=True).distinct()
+    return sorted({(y // 10) * 10 for y in years})
+
+
+def user_rating_for(user, movie: Movie) -> Rating | None:
+    if not user.is_authenticated:
+        return None
+    return Rating.objects.filter(user=user, movie=movie).first()
+
+
+def user_ratings(user) -> QuerySet[Rating]:
+    """Newest first."""
+    return Rating.objects.filter(user=user).select_related("movie").order_by("-updated_at", "-pk")
+
+
+def user_rating_map(user, movie_ids) -> dict[int, float]:
+    if not user.is_authenticated:
+        return {}
+    return dict(Rating.objects.filter(user=user, movie_id__in=list(movie_ids)).values_list("movie_id", "value"))
+
+
+def user_list_ids(user) -> tuple[set[int], set[int]]:
+    """(watchlist ids, not-interested ids) for marking cards."""
+    if not user.is_authenticated:
+        return set(), set()
+    watch = set(WatchlistItem.objects.filter(user=user).values_list("movie_id", flat=True))
+    hidden = set(NotInterested.objects.filter(user=user).values_list("movie_id", flat=True))
+    return watch, hidden
+
+
+def rating_distribution(movie: Movie) -> list[tuple[float, int]]:
+    values = list(Rating.objects.filter(movie=movie).values_list("value", flat=True))
+    steps = [x / 2 for x in range(1, 11)]
+    return [(step, sum(1 for v in values if v == step)) for step in steps]

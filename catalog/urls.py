@@ -1,0 +1,11 @@
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+urlpatterns = [
+    path("films/", views.browse, name="browse"),
+    path("films/<int:pk>/", views.movie_detail, name="movie_detail"),
+    path("films/<int:pk>/rate/", views.rate, name="rate"),
+    path("films/<int:pk>/<str:which>/", views.toggle_list, name="toggle_list"),
+]

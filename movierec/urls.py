@@ -1,0 +1,14 @@
+"""Root URL configuration."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path(settings.ADMIN_URL, admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("api/", include("movierec.api_urls")),
+    path("", include("recommendations.urls")),
+    path("", include("catalog.urls")),
+]

@@ -1,0 +1,235 @@
+"""Plain-words requests: "something like Shawshank, but lighter".
+
+Every answer is a film row from the catalogue: the text is encoded with the
+active model, combined with the vectors of films it mentions and the user's
+taste, and ranked over the stored film matrix. Nothing is generated.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from catalog.models import Genre, Movie
+from catalog.text import fold_words
+from recommendations import store
+from recommendations.encoders import get_encoder
+from recommendations.ml.ranking import top_k
+
+MAX_TEXT = 300
+MAX_TITLE_WORDS = 8
+GENRE_WORDS: dict[str, str] = {
+    "action": "Action", "adventure": "Adventure", "animated": "Animation", "animation": "Animation",
+    "cartoon": "Animation", "kids": "Children", "children": "Children", "family": "Children",
+    "comedy": "Comedy", "comedies": "Comedy", "funny": "Comedy", "crime": "Crime", "heist": "Crime",
+    "documentary": "Documentary", "documentaries": "Documentary", "drama": "Drama", "dramas": "Drama",
+    "fantasy": "Fantasy", "noir": "Film-Noir", "horror": "Horror", "scary": "Horror", "musical": "Musical",
+    "musicals": "Musical", "mystery": "Mystery", "romance": "Romance", "romantic": "Romance",
+    "sci-fi": "Sci-Fi", "scifi": "Sci-Fi", "science fiction": "Sci-Fi", "space": "Sci-Fi",
+    "thriller": "Thriller", "thrillers": "Thriller", "war": "War", "western": "Western", "westerns": "Western",
+    "喜剧": "Comedy", "恐怖": "Horror", "动画": "Animation", "爱情": "Romance", "科幻": "Sci-Fi",
+    "动作": "Action", "犯罪": "Crime", "纪录片": "Documentary", "战争": "War", "悬疑": "Mystery",
+}
+NEGATORS = ("not", "no", "without", "except", "but not", "不要", "不是")
+DECADE = re.compile(r"\b(?:(19|20)(\d)0s|'?(\d)0s)\b")
+MENTION_HINT = re.compile(r"\b(like|liked|loved|love|enjoyed|similar to|as good as)\b", re.I)
+
+
+@dataclass
+class Constraints:
+    genres: list[str] = field(default_factory=list)
+    excluded_genres: list[str] = field(default_factory=list)
+    decade: int | None = None
+
+    def describe(self) -> str:
+        parts = list(self.genres)
+        parts += [f"not {g}" for g in self.excluded_genres]
+        if self.decade:
+            parts.append(f"{self.decade}s")
+        return ", ".join(parts)
+
+
+@dataclass
+class AskItem:
+    movie: Movie
+    score: float
+    why: str
+
+
+@dataclass
+class AskResult:
+    items: list[AskItem]
+    mentioned: list[Movie]
+    constraints: Constraints
+    note: str
+    version_id: int | None
+
+
+def parse_constraints(text: str) -> Constraints:
+    lowered = " " + text.lower() + " "
+    found = Constraints()
+    for word, genre in GENRE_WORDS.items():
+        for match in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])" if word.isascii() else re.escape(word), lowered):
+            before = lowered[max(0, match.start() - 12) : match.start()]
+            negated = any(re.search(rf"(?:^|\W){re.escape(n)}\W*(?:\w+\W+)?$", before) for n in NEGATORS)
+            target = found.excluded_genres if negated else found.genres
+            if genre not in target:
+                target.append(genre)
+    found.genres = [g for g in found.genres if g not in found.excluded_genres]
+    match = DECADE.search(lowered)
+    if match:
+        if match.group(1):
+            found.decade = int(match.group(1) + match.group(2) + "0")
+        else:
+            digit = int(match.group(3))
+            found.decade = 2000 + digit * 10 if digit <= 2 else 1900 + digit * 10
+    return found
+
+
+class _TitleIndex:
+    """Folded titles -> [(movie id, year, popularity)], rebuilt when the catalogue changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stamp: tuple | None = None
+        self.by_title: dict[str, list[tuple[int, int | None, int]]] = {}
+        self.by_len: dict[int, list[str]] = {}
+
+    def get(self) -> _TitleIndex:
+        latest = Movie.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
+        stamp = (Movie.objects.count(), latest)
+        with self.lock:
+            if stamp != self.stamp:
+                self._build()
+                self.stamp = stamp
+        return self
+
+    def _build(self) -> None:
+        by_title: dict[str, list[tuple[int, int | None, int]]] = {}
+        for pk, title, year, count in Movie.objects.values_list("pk", "title", "year", "rating_count"):
+            key = fold_words(title)
+            for variant in {key, re.sub(r"^(the|a|an) ", "", key)}:
+                if variant:
+                    by_title.setdefault(variant, []).append((pk, year, count))
+        self.by_title = by_title
+        self.by_len = {}
+        for key in by_title:
+            self.by_len.setdefault(len(key.split()), []).append(key)
+
+
+_index = _TitleIndex()
+
+
+def find_mentions(text: str) -> list[int]:
+    """Catalogue films named in the text, by exact or fuzzy match on whole-word windows."""
+    index = _index.get()
+    words = fold_words(text).split()
+    raw_words = text.split()
+    years = [int(y) for y in re.findall(r"\b(18\d\d|19\d\d|20\d\d)\b", text)]
+    found: list[int] = []
+    used: set[int] = set()
+    hinted = bool(MENTION_HINT.search(text))
+    for size in range(min(MAX_TITLE_WORDS, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            span = set(range(start, start + size))
+            if span & used:
+                continue
+            window = " ".join(words[start : start + size])
+            candidates = index.by_title.get(window)
+            if candidates is None and size >= 2 and len(window) >= 8:
+                close = difflib.get_close_matches(window, index.by_len.get(size, []), n=1, cutoff=0.88)
+                candidates = index.by_title.get(close[0]) if close else None
+            if not candidates:
+                continue
+            if size == 1 and not _single_word_ok(raw_words, words[start], hinted):
+                continue
+            found.append(_pick(candidates, years))
+            used |= span
+    return list(dict.fromkeys(found))
+
+
+def _single_word_ok(raw_words: list[str], word: str, hinted: bool) -> bool:
+    """One-word titles ("Up", "Alien") only count when written as a name after 'like' etc."""
+    if len(word) < 3 or not hinted:
+        return False
+    return any(fold_words(w) == word and w[:1].isupper() for w in raw_words[1:])
+
+
+def _pick(candidates: list[tuple[int, int | None, int]], years: list[int]) -> int:
+    for pk, year, _count in candidates:
+        if year in years:
+            return pk
+    return max(candidates, key=lambda c: c[2])[0]
+
+
+def ask(user, text: str, k: int = 10) -> AskResult:
+    text = (text or "").strip()[:MAX_TEXT]
+    constraints = parse_constraints(text)
+    bundle = store.active_bundle()
+    if bundle is None or not text:
+        return AskResult([], [], constraints, "The recommendation model is not ready yet.", None)
+    mentioned_ids = find_mentions(text)
+    mentioned = list(Movie.objects.filter(pk__in=mentioned_ids))
+    from recommendations.models import ModelVersion
+
+    version = ModelVersion.objects.get(pk=bundle.version_id)
+    request_vec = get_encoder(version.encoder_path).embed([text])[0]
+    parts = [request_vec]
+    rows = [bundle.row_of[m.pk] for m in mentioned if m.pk in bundle.row_of]
+    if rows:
+        mention_vec = bundle.matrix[rows].mean(axis=0)
+        parts.append(1.5 * mention_vec / (np.linalg.norm(mention_vec) or 1.0))
+    seen: list[int] = []
+    if user is not None and user.is_authenticated:
+        from recommendations.engine import taste, user_profile
+
+        profile = user_profile(user)
+        vec, _rows, _w = taste(bundle, profile)
+        if np.any(vec):
+            parts.append(0.5 * vec)
+        seen = [*profile.movie_ids.tolist(), *profile.hidden_ids.tolist()]
+    query = np.sum(parts, axis=0)
+    query /= np.linalg.norm(query) or 1.0
+    scores = bundle.matrix @ query
+    allowed = _allowed_rows(bundle, constraints)
+    exclude_ids = set(seen) | {m.pk for m in mentioned}
+    exclude = np.array([bundle.row_of[m] for m in exclude_ids if m in bundle.row_of], dtype=np.int64)
+    if allowed is not None:
+        scores = np.where(allowed, scores, -np.inf)
+    top, top_scores = top_k(scores, k, exclude)
+    keep = np.isfinite(top_scores)
+    top, top_scores = top[keep], top_scores[keep]
+    films = Movie.objects.in_bulk([int(bundle.movie_ids[r]) for r in top])
+    why_bits = []
+    if mentioned:
+        why_bits.append("like " + ", ".join(m.title for m in mentioned))
+    if constraints.describe():
+        why_bits.append("matches your request: " + constraints.describe())
+    why = "; ".join(why_bits) or "close to your words"
+    items = [AskItem(films[int(bundle.movie_ids[r])], float(s), why) for r, s in zip(top, top_scores, strict=True) if int(bundle.movie_ids[r]) in films]
+    note = "" if mentioned else "No film title recognised in your request; answered from your words alone."
+    return AskResult(items, mentioned, constraints, note, bundle.version_id)
+
+
+def _allowed_rows(bundle: store.Bundle, constraints: Constraints) -> np.ndarray | None:
+    if not (constraints.genres or constraints.excluded_genres or constraints.decade):
+        return None
+    qs = Movie.objects.all()
+    if constraints.decade:
+        qs = qs.filter(year__gte=constraints.decade, year__lte=constraints.decade + 9)
+    if constraints.genres:
+        qs = qs.filter(genres__in=list(Genre.objects.filter(name__in=constraints.genres)))
+    ids = set(qs.values_list("pk", flat=True))
+    if constraints.excluded_genres:
+        ids -= set(Movie.objects.filter(genres__name__in=constraints.excluded_genres).values_list("pk", flat=True))
+    mask = np.zeros(len(bundle.movie_ids), dtype=bool)
+    rows = [bundle.row_of[m] for m in ids if m in bundle.row_of]
+    mask[rows] = True
+    return mask
+
+
+

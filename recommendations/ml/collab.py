@@ -1,0 +1,271 @@
+"""Collaborative item-item models on implicit feedback: EASE and sparse RP3beta.
+
+EASE (Steck, "Embarrassingly Shallow Autoencoders", WWW 2019) solves
+``min_B ||X - XB||² + λ||B||²  s.t. diag(B) = 0`` in closed form:
+``P = (XᵀX + λI)⁻¹``, ``B = -P / diag(P)`` (column-wise), ``diag(B) = 0``.
+It needs a dense ``n_items²`` Gram matrix and an O(n_items³) inverse.
+
+Above ``EASE_MAX_ITEMS`` (20,000) items we switch to RP3beta (Paudel et al., 2017;
+Dacrema et al., 2019): a sparse, pruned item-item random-walk similarity. Why 20k: the dense
+float32 B then takes ≥1.6 GB and the float64 inverse needs ≥3.2 GB and ~8·10¹² flops
+(tens of minutes on 2 cores), whereas RP3beta is a sparse product whose cost grows with the
+number of co-occurrences, keeps only ``topk`` neighbours per item, and is within a few
+points of EASE on MovieLens-type data.
+
+λ is chosen, when not given, on a validation split carved from the *training* interactions
+only (a per-item 75/25 split, mirroring the evaluation protocol); the winner is rescaled by
+the ratio of interaction counts, since the Gram matrix grows linearly with the data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from .metrics import ndcg_at_k, python_stratified_split, top_k
+
+__all__ = [
+    "CollabModel",
+    "EASE_MAX_ITEMS",
+    "LAMBDA_GRID",
+    "as_csr",
+    "fit_collab",
+    "fit_ease",
+    "fit_rp3beta",
+    "select_lambda",
+]
+
+EASE_MAX_ITEMS = 20_000
+LAMBDA_GRID: tuple[float, ...] = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1200.0, 2000.0)
+
+Interactions = sp.spmatrix | sp.sparray | tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def as_csr(interactions: Interactions, n_items: int, n_users: int | None = None) -> sp.csr_matrix:
+    """Coerce ``CSR`` or ``(user_idx, item_idx, values)`` to a float32 CSR, summing duplicates."""
+    if isinstance(interactions, tuple):
+        u, i, v = (np.asarray(a) for a in interactions)
+        n_u = int(u.max()) + 1 if n_users is None and u.size else (n_users or 0)
+        m = sp.csr_matrix((v.astype(np.float32), (u, i)), shape=(n_u, n_items))
+    else:
+        m = sp.csr_matrix(interactions, dtype=np.float32)
+        if m.shape[1] != n_items:
+            raise ValueError(f"matrix has {m.shape[1]} columns, expected n_items={n_items}")
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    return m
+
+
+def binarize(x: sp.csr_matrix) -> sp.csr_matrix:
+    out = x.copy()
+    out.data = np.ones_like(out.data, dtype=np.float32)
+    return out
+
+
+@dataclass
+class CollabModel:
+    """Item-item model: ``scores = X_user @ W``; W is dense (EASE) or sparse (RP3beta)."""
+
+    kind: Literal["ease", "rp3beta"]
+    n_items: int
+    weights: np.ndarray | sp.csr_matrix
+    params: dict[str, float] = field(default_factory=dict)
+
+    def scores(self, user_rows: sp.spmatrix | np.ndarray) -> np.ndarray:
+        """Scores for each row of a (binary) user×item history matrix; shape (n_rows, n_items).
+
+        Seen items are *not* masked here: callers decide (the ranker removes them).
+        """
+        x = sp.csr_matrix(user_rows, dtype=np.float32)
+        if x.shape[1] != self.n_items:
+            raise ValueError(f"user rows have {x.shape[1]} columns, expected {self.n_items}")
+        if self.params.get("binary", 1.0):
+            x = binarize(x)
+        out = x @ self.weights
+        out = out.toarray() if sp.issparse(out) else np.asarray(out)
+        return out.astype(np.float32, copy=False)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        meta = {
+            "kind": np.array(self.kind),
+            "n_items": np.array(self.n_items),
+            "param_names": np.array(list(self.params.keys()), dtype=str),
+            "param_values": np.array(list(self.params.values()), dtype=np.float64),
+        }
+        if sp.issparse(self.weights):
+            w = sp.csr_matrix(self.weights)
+            np.savez_compressed(
+                path,
+                w_data=w.data.astype(np.float32),
+                w_indices=w.indices,
+                w_indptr=w.indptr,
+                **meta,
+            )
+        else:
+            np.savez(path, w_dense=np.asarray(self.weights, dtype=np.float32), **meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CollabModel:
+        with np.load(path, allow_pickle=False) as z:
+            n_items = int(z["n_items"])
+            kind = str(z["kind"])
+            params = dict(
+                zip(
+                    (str(n) for n in z["param_names"]),
+                    (float(v) for v in z["param_values"]),
+                    strict=True,
+                )
+            )
+            if "w_dense" in z.files:
+                weights: np.ndarray | sp.csr_matrix = z["w_dense"]
+            else:
+                weights = sp.csr_matrix(
+                    (z["w_data"], z["w_indices"], z["w_indptr"]), shape=(n_items, n_items)
+                )
+        if kind not in ("ease", "rp3beta"):
+            raise ValueError(f"unknown collaborative model kind {kind!r}")
+        return cls(kind=kind, n_items=n_items, weights=weights, params=params)  # type: ignore[arg-type]
+
+
+def _gram(x: sp.csr_matrix) -> np.ndarray:
+    g = (x.T @ x).toarray().astype(np.float64)
+    return g
+
+
+def _ease_from_gram(g: np.ndarray, lam: float) -> np.ndarray:
+    a = g.copy()
+    a[np.diag_indices_from(a)] += lam
+    p = np.linalg.inv(a)
+    b = p / (-np.diag(p))[None, :]
+    b[np.diag_indices_from(b)] = 0.0
+    return b.astype(np.float32)
+
+
+def fit_ease(x: sp.csr_matrix, lam: float) -> np.ndarray:
+    """Dense EASE weights for a (binary) user×item CSR."""
+    return _ease_from_gram(_gram(x), lam)
+
+
+def fit_rp3beta(
+    x: sp.csr_matrix,
+    alpha: float = 1.0,
+    beta: float = 0.5,
+    topk: int = 200,
+    block: int = 2048,
+) -> sp.csr_matrix:
+    """Sparse RP3beta item-item weights, keeping the ``topk`` largest per item (row).
+
+    W_ij = (Σ_u X_ui X_uj / (deg_i · deg_u))^α / deg_j^β: a 3-step random walk
+    item→user→item, with popular targets damped by β. Computed in item blocks so memory stays
+    O(block · n_items).
+    """
+    x = binarize(x)
+    deg_u = np.asarray(x.sum(axis=1)).ravel()
+    deg_i = np.asarray(x.sum(axis=0)).ravel()
+    p_ui = sp.diags(1.0 / np.maximum(deg_u, 1.0)) @ x  # user -> item transition
+    p_iu = (sp.diags(1.0 / np.maximum(deg_i, 1.0)) @ x.T).tocsr()  # item -> user transition
+    damp = np.power(np.maximum(deg_i, 1.0), -beta).astype(np.float32)
+    n = x.shape[1]
+    rows, cols, vals = [], [], []
+    p_ui = p_ui.tocsc()
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        w = (p_iu[start:stop] @ p_ui).toarray().astype(np.float32)
+        if alpha != 1.0:
+            np.power(w, alpha, out=w)
+        w *= damp[None, :]
+        w[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        k = min(topk, n - 1)
+        idx = np.argpartition(-w, k - 1, axis=1)[:, :k]
+        v = np.take_along_axis(w, idx, axis=1)
+        keep = v > 0
+        rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
+        cols.append(idx[keep])
+        vals.append(v[keep])
+    w_all = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    return w_all.astype(np.float32)
+
+
+def carve_validation(
+    x: sp.csr_matrix, ratio: float = 0.75, seed: int = 42
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Split *training* interactions into (fit, validation) CSRs with the per-item protocol."""
+    coo = x.tocoo()
+    mask = python_stratified_split(coo.row, coo.col, ratio=ratio, filter_by="item", seed=seed)
+    fit = sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=x.shape)
+    val = sp.csr_matrix((coo.data[~mask], (coo.row[~mask], coo.col[~mask])), shape=x.shape)
+    return fit, val
+
+
+def select_lambda(
+    x: sp.csr_matrix,
+    grid: tuple[float, ...] = LAMBDA_GRID,
+    k: int = 10,
+    seed: int = 42,
+) -> tuple[float, dict[float, float]]:
+    """Pick λ by validation nDCG@k on a split carved from ``x`` (train only).
+
+    The Gram matrix is eigendecomposed once, so each λ costs one matrix product.
+    Returns the λ rescaled to the size of ``x`` and the validation curve (unscaled λ).
+    """
+    xb = sp.csr_matrix(x, dtype=np.float32)
+    fit, val = carve_validation(xb, seed=seed)
+    g = _gram(fit)
+    evals, evecs = np.linalg.eigh(g)
+    users = np.flatnonzero(np.diff(val.indptr) > 0)
+    xf = fit[users]
+    val = binarize(val)
+    curve: dict[float, float] = {}
+    for lam in grid:
+        p = (evecs / (evals + lam)) @ evecs.T
+        b = p / (-np.diag(p))[None, :]
+        b[np.diag_indices_from(b)] = 0.0
+        s = np.asarray(xf @ b)
+        curve[lam] = ndcg_at_k(top_k(s, k, exclude=xf), val[users], k)
+    best = max(curve, key=lambda lam: curve[lam])
+    scale = xb.nnz / max(fit.nnz, 1)
+    return best * scale, curve
+
+
+def fit_collab(
+    interactions: Interactions,
+    n_items: int,
+    *,
+    lam: float | None = None,
+    kind: Literal["auto", "ease", "rp3beta"] = "auto",
+    binary: bool = True,
+    rp3_alpha: float = 1.0,
+    rp3_beta: float = 0.5,
+    rp3_topk: int = 200,
+    seed: int = 42,
+) -> CollabModel:
+    """Fit the collaborative model; EASE up to ``EASE_MAX_ITEMS`` items, else RP3beta.
+
+    ``binary=True`` (default) treats any interaction as a positive, which is what the
+    "did the user watch it" protocol rewards; ``binary=False`` feeds the values (e.g. ratings)
+    to EASE as weights.
+    """
+    x = as_csr(interactions, n_items)
+    xin = binarize(x) if binary else x
+    if kind == "auto":
+        kind = "ease" if n_items <= EASE_MAX_ITEMS else "rp3beta"
+    if kind == "ease":
+        params: dict[str, float] = {"binary": float(binary)}
+        if lam is None:
+            lam, curve = select_lambda(xin, seed=seed)
+            params["val_ndcg"] = max(curve.values())
+        params["lam"] = float(lam)
+        return CollabModel("ease", n_items, fit_ease(xin, lam), params)
+    w = fit_rp3beta(x, alpha=rp3_alpha, beta=rp3_beta, topk=rp3_topk)
+    return CollabModel(
+        "rp3beta",
+        n_items,
+        w,
+        {"binary": 1.0, "alpha": rp3_alpha, "beta": rp3_beta, "topk": float(rp3_topk)},
+    )

@@ -1,0 +1,117 @@
+"""Writes for the recommendation engine: embeddings, model versions and promotion."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.selectors import movie_base_queryset
+from recommendations import store
+from recommendations.encoders import get_encoder
+from recommendations.ml.text import FilmDoc, film_text
+from recommendations.models import ActiveModel, ModelVersion
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+def film_doc(movie) -> FilmDoc:
+    credits = list(movie.credits.all())
+    return FilmDoc(
+        title=movie.title,
+        year=movie.year,
+        genres=[g.name for g in movie.genres.all()],
+        directors=[c.person.name for c in credits if c.role == "director"],
+        cast=[c.person.name for c in credits if c.role == "cast"],
+        tags=list(movie.tags or []),
+        overview=movie.overview,
+    )
+
+
+def catalogue_texts() -> tuple[np.ndarray, list[str]]:
+    movies = list(movie_base_queryset().order_by("pk"))
+    return np.array([m.pk for m in movies], dtype=np.int64), [film_text(film_doc(m)) for m in movies]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progress: Progress | None = None) -> dict:
+    """Embed every film with the version's encoder and store the matrix as its artifact.
+
+    With only_changed, rows whose film text is unchanged are reused from the
+    version's current artifact, so only new and edited films are encoded.
+    """
+    movie_ids, texts = catalogue_texts()
+    hashes = np.array([text_hash(t) for t in texts], dtype="U16")
+    dim = 384
+    matrix = np.zeros((len(texts), dim), dtype=np.float32)
+    todo = np.arange(len(texts))
+    if only_changed and version.embeddings_path:
+        try:
+            old = store.load_npz(version.embeddings_path)
+            old_rows = {(int(m), str(h)): i for i, (m, h) in enumerate(zip(old["movie_ids"], old["text_hashes"], strict=True))}
+            reuse = [(i, old_rows.get((int(m), str(h)))) for i, (m, h) in enumerate(zip(movie_ids, hashes, strict=True))]
+            for i, j in reuse:
+                if j is not None:
+                    matrix[i] = old["matrix"][j]
+            todo = np.array([i for i, j in reuse if j is None], dtype=np.int64)
+        except Exception:
+            logger.warning("could not reuse v%s embeddings; re-embedding all", version.pk, exc_info=True)
+    if len(todo):
+        encoder = get_encoder(version.encoder_path)
+        matrix[todo] = encoder.embed(
+            [texts[i] for i in todo], batch_size=settings.MOVIEREC["EMBED_BATCH_SIZE"], progress=progress
+        )
+    elif progress:
+        progress(0, 0)
+    path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
+    ModelVersion.objects.filter(pk=version.pk).update(embeddings_path=path)
+    version.embeddings_path = path
+    return {"films": len(texts), "embedded": int(len(todo))}
+
+
+@transaction.atomic
+def model_version_promote(version: ModelVersion, *, reason: str = "") -> ModelVersion:
+    """Make `version` the one active model: a single pointer write, inside one transaction."""
+    if not version.embeddings_path:
+        raise ValueError(f"v{version.pk} has no embeddings artifact")
+    pointer, _ = ActiveModel.objects.select_for_update().get_or_create(pk=1)
+    previous = pointer.version_id
+    if previous and previous != version.pk:
+        ModelVersion.objects.filter(pk=previous, status=ModelVersion.Status.ACTIVE).update(status=ModelVersion.Status.READY)
+    pointer.version = version
+    pointer.save()
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=ModelVersion.Status.ACTIVE, reason=reason or version.reason, finished_at=version.finished_at or timezone.now()
+    )
+    version.refresh_from_db()
+    return version
+
+
+def model_version_create(*, parent: ModelVersion | None = None, encoder_path: str = "", status: str = ModelVersion.Status.QUEUED) -> ModelVersion:
+    return ModelVersion.objects.create(parent=parent, encoder_path=encoder_path, status=status)
+
+
+def active_version() -> ModelVersion | None:
+    pointer = ActiveModel.objects.filter(pk=1).select_related("version").first()
+    return pointer.version if pointer else None
+
+
+def bootstrap_base_version(progress: Progress | None = None) -> ModelVersion:
+    """First model: the verified base encoder's embeddings, promoted at once."""
+    version = model_version_create(status=ModelVersion.Status.TRAINING)
+    ModelVersion.objects.filter(pk=version.pk).update(started_at=timezone.now())
+    counts = embed_catalogue(version, progress=progress)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        data_counts=counts, finished_at=timezone.now(), reason="base model (no fine-tuning)"
+    )
+    version.refresh_from_db()
+    return model_version_promote(version, reason="base model (no fine-tuning)")

@@ -1,0 +1,157 @@
+"""Model artifacts through Django's storage API, and the per-process serving bundle.
+
+A serving process loads the active version's matrices once, then checks the
+one-row ActiveModel pointer at most every POLL_SECONDS; a promotion is picked
+up without a restart. A corrupt or missing artifact falls back to the last
+good version and is logged.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from recommendations.models import ActiveModel, ModelVersion
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+def version_prefix(version_id: int) -> str:
+    return f"{settings.MOVIEREC['ARTIFACT_PREFIX']}/v{version_id}"
+
+
+def save_npz(path: str, **arrays: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    if default_storage.exists(path):
+        default_storage.delete(path)
+    return default_storage.save(path, ContentFile(buffer.getvalue()))
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    with default_storage.open(path, "rb") as handle:
+        data = handle.read()
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def save_embeddings(version_id: int, movie_ids: np.ndarray, matrix: np.ndarray, text_hashes: np.ndarray) -> str:
+    return save_npz(
+        f"{version_prefix(version_id)}/embeddings.npz",
+        movie_ids=movie_ids.astype(np.int64),
+        matrix=matrix.astype(np.float32),
+        text_hashes=text_hashes.astype("U16"),
+    )
+
+
+@dataclass
+class Bundle:
+    """Everything a serving process needs from one model version, loaded once."""
+
+    version_id: int
+    movie_ids: np.ndarray
+    matrix: np.ndarray  # (n_films, d) float32, L2-normalised rows
+    row_of: dict[int, int]
+    collab: object | None = None  # recommendations.ml.collab.CollabModel
+    collab_rows: np.ndarray | None = None  # collab item index -> embedding row
+    blend: dict = field(default_factory=dict)
+    popularity: np.ndarray | None = None  # per embedding row, log-scaled and z-scored
+
+
+def load_bundle(version: ModelVersion) -> Bundle:
+    arrays = load_npz(version.embeddings_path)
+    movie_ids = arrays["movie_ids"]
+    matrix = np.ascontiguousarray(arrays["matrix"], dtype=np.float32)
+    if matrix.ndim != 2 or matrix.shape[0] != movie_ids.shape[0]:
+        raise ValueError(f"artifact of v{version.pk} is inconsistent: {matrix.shape} vs {movie_ids.shape}")
+    bundle = Bundle(version.pk, movie_ids, matrix, {int(m): i for i, m in enumerate(movie_ids)})
+    bundle.popularity = _popularity(movie_ids)
+    if version.collab_path:
+        from recommendations.collab_store import attach_collab
+
+        attach_collab(bundle, version)
+    return bundle
+
+
+def _popularity(movie_ids: np.ndarray) -> np.ndarray:
+    """log(1 + rating count) per row, z-scored: a prior that does not swamp taste."""
+    from catalog.models import Movie
+
+    counts = dict(Movie.objects.values_list("pk", "rating_count"))
+    pop = np.log1p(np.array([counts.get(int(m), 0) for m in movie_ids], dtype=np.float32))
+    std = float(pop.std())
+    return (pop - pop.mean()) / std if std > 0 else np.zeros_like(pop)
+
+
+class _ServingState:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bundle: Bundle | None = None
+        self.pointer: int | None = None
+        self.checked_at = 0.0
+
+    def reset(self) -> None:
+        with self.lock:
+            self.bundle, self.pointer, self.checked_at = None, None, 0.0
+
+
+_state = _ServingState()
+
+
+def reset_cache() -> None:
+    _state.reset()
+
+
+def active_version_id() -> int | None:
+    return ActiveModel.objects.filter(pk=1).values_list("version_id", flat=True).first()
+
+
+def active_bundle() -> Bundle | None:
+    """The serving bundle for this process, refreshed when the active pointer moves."""
+    now = time.monotonic()
+    if _state.bundle is not None and now - _state.checked_at < POLL_SECONDS:
+        return _state.bundle
+    pointer = active_version_id()
+    with _state.lock:
+        _state.checked_at = now
+        if pointer is None:
+            _state.bundle, _state.pointer = None, None
+            return None
+        if pointer == _state.pointer and _state.bundle is not None:
+            return _state.bundle
+        _state.pointer = pointer
+        _state.bundle = _load_with_fallback(pointer, _state.bundle)
+        return _state.bundle
+
+
+def _load_with_fallback(pointer: int, current: Bundle | None) -> Bundle | None:
+    version = ModelVersion.objects.filter(pk=pointer).first()
+    if version is not None:
+        try:
+            return load_bundle(version)
+        except Exception:
+            logger.exception("artifact of active model v%s is missing or corrupt; falling back", pointer)
+    if current is not None:
+        return current
+    candidates = ModelVersion.objects.exclude(pk=pointer).exclude(embeddings_path="").filter(
+        status__in=[ModelVersion.Status.READY, ModelVersion.Status.ACTIVE, ModelVersion.Status.REJECTED]
+    ).order_by("-finished_at", "-pk")
+    for candidate in candidates:
+        if candidate.status == ModelVersion.Status.REJECTED:
+            continue
+        try:
+            bundle = load_bundle(candidate)
+            logger.warning("serving fallback model v%s", candidate.pk)
+            return bundle
+        except Exception:
+            logger.exception("fallback v%s is unusable too", candidate.pk)
+    return None
