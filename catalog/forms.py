@@ -9,7 +9,10 @@ RATING_CHOICES = [(str(x / 2), f"{x / 2:g}") for x in range(1, 11)]
 class RatingForm(forms.Form):
     value = forms.TypedChoiceField(
         label=_("Your rating"), choices=RATING_CHOICES, coerce=float,
-        error_messages={"invalid_choice": _("A rating must be between 0.5 and 5.0 in steps of 0.5.")},
+        error_messages={
+            "invalid_choice": _("A rating must be between 0.5 and 5.0 in steps of 0.5."),
+            "required": _("A rating must be between 0.5 and 5.0 in steps of 0.5."),
+        },
     )
 
     def clean_value(self) -> float:

@@ -6,7 +6,7 @@ import tempfile
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
 os.environ.setdefault("MOVIEREC_VAR_DIR", tempfile.mkdtemp(prefix="movierec-test-"))
 
-from movierec.settings import *  # noqa: E402,F403
+from movierec.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]

@@ -41,7 +41,7 @@ def train_collab(version_id: int, users: np.ndarray, movies: np.ndarray, *, lam:
             default_storage.delete(name)
         saved = default_storage.save(name, ContentFile(path.read_bytes()))
     store.save_npz(f"{store.version_prefix(version_id)}/collab_index.npz", movie_ids=item_ids)
-    return {"path": saved, "kind": model.kind, "items": int(len(item_ids)), "params": model.params}
+    return {"path": saved, "kind": model.kind, "items": len(item_ids), "params": model.params}
 
 
 def attach_collab(bundle: store.Bundle, version) -> None:

@@ -11,7 +11,7 @@ from catalog.models import Movie, Rating
 from catalog.selectors import movie_base_queryset
 from recommendations.engine import Rec, recommend_for_user, similar_movies
 
-__all__ = ["recommend_for_user", "similar_movies", "trending", "new_in_catalogue", "because_you_liked", "continue_rating"]
+__all__ = ["because_you_liked", "continue_rating", "new_in_catalogue", "recommend_for_user", "similar_movies", "trending"]
 
 
 def trending(days: int = 30, k: int = 12) -> list[Movie]:

@@ -75,7 +75,7 @@ def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progre
     path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
     ModelVersion.objects.filter(pk=version.pk).update(embeddings_path=path)
     version.embeddings_path = path
-    return {"films": len(texts), "embedded": int(len(todo))}
+    return {"films": len(texts), "embedded": len(todo)}
 
 
 @transaction.atomic

@@ -14,7 +14,9 @@ def ratings_table(rows: list[tuple[int, int, float, int]]) -> tuple[np.ndarray, 
     return np.array(u), np.array(i), np.array(r, dtype=float), np.array(t)
 
 
-def random_ratings(seed: int, users: int = 60, items: int = 39, n: int = 1500) -> tuple[np.ndarray, ...]:
+def random_ratings(
+    seed: int, users: int = 60, items: int = 39, n: int = 1500
+) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     u = rng.integers(1, users + 1, n)
     i = rng.integers(1, items + 1, n)
@@ -24,7 +26,16 @@ def random_ratings(seed: int, users: int = 60, items: int = 39, n: int = 1500) -
 
 
 def test_liked_means_above_own_mean_and_absolute_bar() -> None:
-    u, _, r, _ = ratings_table([(1, 1, 5, 0), (1, 2, 4, 0), (1, 3, 3, 0), (2, 1, 3.5, 0), (2, 2, 3.5, 0), (3, 1, 3, 0)])
+    u, _, r, _ = ratings_table(
+        [
+            (1, 1, 5, 0),
+            (1, 2, 4, 0),
+            (1, 3, 3, 0),
+            (2, 1, 3.5, 0),
+            (2, 2, 3.5, 0),
+            (3, 1, 3, 0),
+        ]
+    )
     # user 1 mean 4: likes 5 and 4; user 2 all equal at 3.5: likes both; user 3's lone 3 is below 3.5.
     assert liked_mask(u, r).tolist() == [True, True, False, True, True, False]
     assert liked_mask(np.zeros(0), np.zeros(0)).size == 0
@@ -35,7 +46,11 @@ def test_history_next_follows_time_order() -> None:
     u, i, r, t = ratings_table(rows)
     pairs = set(history_next_pairs(u, i, r, t, TEXTS, history=2, prefix=""))
     # liked in time order: 1, 2, 3, 4 (9 is disliked and never appears).
-    assert pairs == {("film1", "film2"), ("film1; film2", "film3"), ("film2; film3", "film4")}
+    assert pairs == {
+        ("film1", "film2"),
+        ("film1; film2", "film3"),
+        ("film2; film3", "film4"),
+    }
 
 
 def test_history_uses_short_texts_and_min_history() -> None:
@@ -46,7 +61,9 @@ def test_history_uses_short_texts_and_min_history() -> None:
 
 
 def test_history_skips_items_without_text_and_never_mixes_users() -> None:
-    u, i, r, t = ratings_table([(1, 1, 5, 1), (1, 99, 5, 2), (2, 2, 5, 3), (2, 3, 5, 4)])
+    u, i, r, t = ratings_table(
+        [(1, 1, 5, 1), (1, 99, 5, 2), (2, 2, 5, 3), (2, 3, 5, 4)]
+    )
     pairs = history_next_pairs(u, i, r, t, TEXTS, prefix="")
     assert pairs == [("film2", "film3")]
 
@@ -64,10 +81,19 @@ def test_history_caps_and_determinism() -> None:
 
 
 def test_co_liked_requires_shared_users() -> None:
-    rows = [(1, 1, 5, 0), (1, 2, 5, 0), (2, 1, 5, 0), (2, 2, 5, 0), (3, 1, 5, 0), (3, 3, 5, 0)]
+    rows = [
+        (1, 1, 5, 0),
+        (1, 2, 5, 0),
+        (2, 1, 5, 0),
+        (2, 2, 5, 0),
+        (3, 1, 5, 0),
+        (3, 3, 5, 0),
+    ]
     u, i, r, _ = ratings_table(rows)
     pairs = co_liked_pairs(u, i, r, TEXTS)
-    assert [tuple(sorted(p)) for p in pairs] == [("film1", "film2")]  # 1-3 shared by one user only
+    assert [tuple(sorted(p)) for p in pairs] == [
+        ("film1", "film2")
+    ]  # 1-3 shared by one user only
     assert len(co_liked_pairs(u, i, r, TEXTS, min_common=1)) == 2
 
 
@@ -86,6 +112,8 @@ def test_co_liked_caps_and_determinism() -> None:
 
 
 def test_repeated_ratings_never_pair_a_film_with_itself() -> None:
-    u, i, r, t = ratings_table([(1, 1, 5, 1), (1, 2, 5, 2), (1, 1, 5, 3), (2, 1, 5, 1), (2, 2, 5, 1)])
+    u, i, r, t = ratings_table(
+        [(1, 1, 5, 1), (1, 2, 5, 2), (1, 1, 5, 3), (2, 1, 5, 1), (2, 2, 5, 1)]
+    )
     assert history_next_pairs(u, i, r, t, TEXTS, prefix="") == [("film1", "film2")] * 2
     assert all(a != b for a, b in co_liked_pairs(u, i, r, TEXTS, min_common=1))

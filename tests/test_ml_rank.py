@@ -10,9 +10,15 @@ from recommendations.ml.ranking import rank, top_k
 SEEDS = range(12)
 
 
-def brute_force(scores: np.ndarray, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def brute_force(
+    scores: np.ndarray, k: int, exclude: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     keys = np.where(np.isnan(scores), -np.inf, scores)
-    order = [int(i) for i in np.argsort(-keys, kind="stable") if i not in set(exclude.tolist())]
+    order = [
+        int(i)
+        for i in np.argsort(-keys, kind="stable")
+        if i not in set(exclude.tolist())
+    ]
     idx = np.array(order[: max(k, 0)], dtype=np.intp)
     return idx, scores[idx]
 
@@ -45,7 +51,7 @@ def test_rank_matches_brute_force(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     films = rng.standard_normal((500, 16)).astype(np.float32)
     films /= np.linalg.norm(films, axis=1, keepdims=True)
-    user = films[: 5].sum(axis=0)
+    user = films[:5].sum(axis=0)
     user /= np.linalg.norm(user)
     exclude = rng.choice(500, size=40, replace=False)
     idx, vals = rank(user, films, exclude=exclude, k=25)

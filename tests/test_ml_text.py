@@ -32,11 +32,16 @@ def test_mapping_and_object_render_alike() -> None:
 
 def test_missing_parts_are_omitted() -> None:
     assert film_text({"title": "Heat"}) == "Heat."
-    assert film_text({"title": "Heat", "overview": None, "cast": [], "tags": None}) == "Heat."
+    assert (
+        film_text({"title": "Heat", "overview": None, "cast": [], "tags": None})
+        == "Heat."
+    )
     assert film_text({"overview": "Only words."}) == "Only words."
     assert film_text({}) == ""
     assert film_text(FilmDoc()) == ""
-    assert "None" not in film_text({"title": "X", "year": None, "overview": float("nan")})
+    assert "None" not in film_text(
+        {"title": "X", "year": None, "overview": float("nan")}
+    )
 
 
 def test_movielens_conventions() -> None:
@@ -54,10 +59,19 @@ def test_lists_are_deduplicated_capped_and_cleaned() -> None:
 
 
 def test_whitespace_and_unicode() -> None:
-    text = film_text({"title": " 千与千寻 \n", "year": "2001", "overview": "Chihiro\t\tfinds  a bathhouse"})
+    text = film_text(
+        {
+            "title": " 千与千寻 \n",
+            "year": "2001",
+            "overview": "Chihiro\t\tfinds  a bathhouse",
+        }
+    )
     assert text == "千与千寻 (2001). Chihiro finds a bathhouse"
 
 
 def test_short_text() -> None:
-    assert film_short_text(TOY_STORY, max_genres=2) == "Toy Story (1995) [Animation, Children]"
+    assert (
+        film_short_text(TOY_STORY, max_genres=2)
+        == "Toy Story (1995) [Animation, Children]"
+    )
     assert film_short_text({"title": "Heat"}) == "Heat"

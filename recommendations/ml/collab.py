@@ -29,9 +29,9 @@ import scipy.sparse as sp
 from .metrics import ndcg_at_k, python_stratified_split, top_k
 
 __all__ = [
-    "CollabModel",
     "EASE_MAX_ITEMS",
     "LAMBDA_GRID",
+    "CollabModel",
     "as_csr",
     "fit_collab",
     "fit_ease",
@@ -132,22 +132,81 @@ class CollabModel:
 
 
 def _gram(x: sp.csr_matrix) -> np.ndarray:
-    g = (x.T @ x).toarray().astype(np.float64)
-    return g
+    return (x.T @ x).toarray().astype(np.float64)
 
 
-def _ease_from_gram(g: np.ndarray, lam: float) -> np.ndarray:
+def content_prior(item_vectors: np.ndarray, k: int = 50, block: int = 2048) -> sp.csr_matrix:
+    """Row-normalised top-k cosine neighbours of the item vectors (non-negative, no self).
+
+    Used as the prior ``S`` of content-regularised EASE: each item's weights are pulled
+    towards a distribution over its k most similar films. Computed in blocks so memory is
+    O(block · n_items).
+    """
+    v = np.asarray(item_vectors, dtype=np.float32)
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v = v / np.maximum(norms, 1e-12)
+    n = v.shape[0]
+    k = min(k, n - 1)
+    rows, cols, vals = [], [], []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        s = v[start:stop] @ v.T
+        s[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+        idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        val = np.maximum(np.take_along_axis(s, idx, axis=1), 0.0)
+        # Items without a usable vector (zero rows) get no prior at all.
+        val[norms[start:stop, 0] < 1e-12] = 0.0
+        val /= np.maximum(val.sum(axis=1, keepdims=True), 1e-12)
+        rows.append(np.repeat(np.arange(start, stop), k))
+        cols.append(idx.ravel())
+        vals.append(val.ravel())
+    out = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
+    out.eliminate_zeros()
+    return out.astype(np.float32)
+
+
+def _ease_solve(
+    g: np.ndarray,
+    lam: float,
+    pop_reg: float = 0.0,
+    prior: sp.csr_matrix | np.ndarray | None = None,
+    prior_weight: float = 0.0,
+) -> np.ndarray:
+    """EASE with a per-item ridge ``Λ = λ + c·diag(G)`` and an optional prior ``S``.
+
+    Solves ``min ||X - XB||² + ||Λ^½ (B - μS)||²`` s.t. ``diag(B) = 0``:
+    ``B = P(G + μΛS) - P·diagMat(γ)`` with ``P = (G + Λ)⁻¹`` and γ chosen to zero the
+    diagonal. ``c > 0`` is the emphasised-denoising (EDLAE, Steck 2020) regulariser, which
+    shrinks popular items harder; ``μ > 0`` is content-regularised EASE. With c = μ = 0 this
+    is plain EASE: ``B = -P / diag(P)``.
+    """
+    reg = lam + pop_reg * np.diag(g)
     a = g.copy()
-    a[np.diag_indices_from(a)] += lam
+    a[np.diag_indices_from(a)] += reg
     p = np.linalg.inv(a)
-    b = p / (-np.diag(p))[None, :]
+    if prior is None or prior_weight == 0.0:
+        b = p / (-np.diag(p))[None, :]
+    else:
+        s = prior.toarray() if sp.issparse(prior) else np.asarray(prior, dtype=np.float64)
+        # P(G + ΛμS) = I - PΛ + μ P Λ S, written without forming G twice.
+        b = np.eye(g.shape[0]) - p * reg[None, :] + prior_weight * (p * reg[None, :]) @ s
+        gamma = np.diag(b) / np.diag(p)
+        b -= p * gamma[None, :]
     b[np.diag_indices_from(b)] = 0.0
     return b.astype(np.float32)
 
 
-def fit_ease(x: sp.csr_matrix, lam: float) -> np.ndarray:
-    """Dense EASE weights for a (binary) user×item CSR."""
-    return _ease_from_gram(_gram(x), lam)
+def fit_ease(
+    x: sp.csr_matrix,
+    lam: float,
+    pop_reg: float = 0.0,
+    prior: sp.csr_matrix | None = None,
+    prior_weight: float = 0.0,
+) -> np.ndarray:
+    """Dense EASE weights for a user×item CSR (see ``_ease_solve``)."""
+    return _ease_solve(_gram(x), lam, pop_reg, prior, prior_weight)
 
 
 def fit_rp3beta(

@@ -44,10 +44,7 @@ __all__ = [
 
 DATA_DIR = Path("/work/shared/data")
 BUCKETS: tuple[str, ...] = ("<=5", "6-20", ">20")
-ML100K_GENRES = (
-    "unknown Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy "
-    "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
-).split()
+ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
 
 
 @dataclass

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Start the whole site on the embedded defaults: web (gunicorn), Celery workers
+# (default queue: threads; ml queue: solo, because a forked TF process hangs)
+# and the scheduler, on http://127.0.0.1:8000. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}" TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+PORT="${PORT:-8000}"
+PY=.venv/bin/python
+$PY manage.py migrate --noinput -v0
+$PY manage.py collectstatic --noinput -v0
+$PY manage.py bootstrap
+mkdir -p var/log
+pids=()
+cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup INT TERM EXIT
+# No --preload: TensorFlow must never be initialised in a parent that forks.
+.venv/bin/gunicorn movierec.wsgi -b "127.0.0.1:${PORT}" -w "${WEB_WORKERS:-2}" -k gthread --threads 4 \
+  --timeout 120 --access-logfile - & pids+=($!)
+.venv/bin/celery -A movierec worker -Q default -n default@%h --pool=threads -c 4 -l info & pids+=($!)
+.venv/bin/celery -A movierec worker -Q ml -n ml@%h --pool=solo -l info & pids+=($!)
+.venv/bin/celery -A movierec beat -l info --schedule var/celerybeat-schedule & pids+=($!)
+echo "movierec is running on http://127.0.0.1:${PORT}  (admin: /${DJANGO_ADMIN_URL:-admin/}; see the admin line above)"
+wait -n "${pids[@]}"

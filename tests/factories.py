@@ -1,0 +1,51 @@
+"""factory_boy factories for the catalogue and users."""
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from catalog.models import Genre, Movie, Rating
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.django.Password("a-long-test-password-1")
+    onboarded = True
+
+
+class GenreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Genre
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Genre {n}")
+
+
+class MovieFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Movie
+
+    title = factory.Sequence(lambda n: f"Film {n}")
+    year = 1999
+    overview = "A film made for tests."
+
+    @factory.post_generation
+    def genres(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.genres.set(extracted)
+
+
+class RatingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rating
+
+    user = factory.SubFactory(UserFactory)
+    movie = factory.SubFactory(MovieFactory)
+    value = 4.0
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)
