@@ -15,7 +15,7 @@ from django.utils import timezone
 from catalog.models import Movie, NotInterested, Rating
 from recommendations import store
 from recommendations.feedback import user_cache_key
-from recommendations.ml.taste import user_vector
+from recommendations.ml.taste import explain, rating_weights, user_vector
 
 CACHE_SECONDS = 600
 CANDIDATES = 300  # per-user cached shortlist, filtered per request
@@ -71,7 +71,8 @@ def taste(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.nd
         now=timezone.now().timestamp(),
         not_interested=bundle.matrix[hidden_rows],
     )
-    weights = values - values.mean() if len(values) else values
+    now = timezone.now().timestamp()
+    weights = rating_weights(values, timestamps=profile.timestamps[known], now=now)
     return vec, rated_rows, weights
 
 
@@ -88,9 +89,9 @@ def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, 
 def _why(bundle: store.Bundle, row: int, rated_rows: np.ndarray, weights: np.ndarray, values: np.ndarray, titles: dict[int, str]) -> tuple[str, list[int]]:
     if len(rated_rows) == 0:
         return "Popular with people on this site", []
-    sims = bundle.matrix[rated_rows] @ bundle.matrix[row]
-    contrib = np.where(weights > 0, weights, 0.01) * sims
-    order = np.argsort(-contrib)[:2]
+    order = explain(weights, bundle.matrix[rated_rows], bundle.matrix[row], top=2)
+    if len(order) == 0:
+        return "Popular with people whose taste is like yours", []
     ids = [int(bundle.movie_ids[rated_rows[i]]) for i in order]
     parts = [f"you rated {titles.get(mid, '?')} {values[i]:g}★" for mid, i in zip(ids, order, strict=True)]
     return "Because " + " and ".join(parts), ids

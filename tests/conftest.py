@@ -48,3 +48,33 @@ def staff(db):
     from tests.factories import UserFactory
 
     return UserFactory(username="staff", is_staff=True, is_superuser=True)
+
+
+_starter_vectors: dict[str, object] = {}
+
+
+@pytest.fixture
+def starter_model(db):
+    """The starter catalogue in the test DB with a real, promoted base-model embedding.
+
+    The MiniLM forward pass runs once per session; each test writes its own artifact.
+    """
+    import numpy as np
+
+    from catalog.starter import load_starter_catalogue
+    from recommendations import services, store
+    from recommendations.encoders import get_encoder
+    from recommendations.models import ModelVersion
+
+    load_starter_catalogue()
+    movie_ids, texts = services.catalogue_texts()
+    missing = [t for t in texts if t not in _starter_vectors]
+    if missing:
+        vectors = get_encoder("").embed(missing)
+        _starter_vectors.update(zip(missing, vectors, strict=True))
+    matrix = np.stack([_starter_vectors[t] for t in texts]).astype(np.float32)
+    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
+    hashes = np.array([services.text_hash(t) for t in texts])
+    version.embeddings_path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
+    version.save()
+    return services.model_version_promote(version)

@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = "Embed the catalogue with a model version's encoder (default: the active one, or a new base version)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--version", type=int, help="ModelVersion id (default: active)")
+        parser.add_argument("--model-version", dest="model_version", type=int, help="ModelVersion id (default: active)")
         parser.add_argument("--changed-only", action="store_true", help="Only new and changed films")
 
     def handle(self, *args, **opts) -> None:
@@ -24,8 +24,8 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        if opts["version"]:
-            version = ModelVersion.objects.filter(pk=opts["version"]).first()
+        if opts["model_version"]:
+            version = ModelVersion.objects.filter(pk=opts["model_version"]).first()
             if version is None:
                 raise CommandError(f"No model version {opts['version']}")
         else:

@@ -1,0 +1,61 @@
+"""Plain-words requests: answers are catalogue films, mentioned films excluded, constraints honoured."""
+
+import pytest
+
+from catalog.models import Movie
+from recommendations.ask import ask, find_mentions, parse_constraints
+
+pytestmark = pytest.mark.slow
+
+
+def test_parse_constraints():
+    c = parse_constraints("a funny heist film from the 2000s, not horror")
+    assert "Comedy" in c.genres and "Crime" in c.genres
+    assert c.excluded_genres == ["Horror"] and c.decade == 2000
+    assert parse_constraints("something from the 90s").decade == 1990
+    assert parse_constraints("no horror please").excluded_genres == ["Horror"]
+
+
+def test_mentioned_film_is_found_and_excluded(starter_model):
+    shawshank = Movie.objects.get(title="The Shawshank Redemption")
+    result = ask(None, "I loved The Shawshank Redemption, something lighter", k=10)
+    assert [m.pk for m in result.mentioned] == [shawshank.pk]
+    assert len(result.items) == 10
+    assert shawshank.pk not in {i.movie.pk for i in result.items}
+    assert all(Movie.objects.filter(pk=i.movie.pk).exists() for i in result.items)
+    assert all("Shawshank" in i.why for i in result.items)
+
+
+def test_fuzzy_title_with_typo(starter_model):
+    ids = find_mentions("something like the shawshank redemtion")
+    assert Movie.objects.get(title="The Shawshank Redemption").pk in ids
+
+
+def test_constraints_filter_answers(starter_model):
+    result = ask(None, "a funny heist film from the 2000s", k=5)
+    assert result.items
+    for item in result.items:
+        assert 2000 <= item.movie.year <= 2009
+        assert {g.name for g in item.movie.genres.all()} & {"Comedy", "Crime"}
+    assert "No film title recognised" in result.note
+
+
+def test_not_horror(starter_model):
+    result = ask(None, "a scary night in an old house but not horror", k=10)
+    assert all("Horror" not in {g.name for g in i.movie.genres.all()} for i in result.items)
+
+
+@pytest.mark.parametrize("text", ["我想看一部轻松的喜剧", "<script>alert(1)</script>' OR 1=1 --", "é" * 500, "   "])
+def test_odd_text_does_not_crash(starter_model, text):
+    result = ask(None, text, k=5)
+    assert all(isinstance(i.movie, Movie) for i in result.items)
+
+
+def test_chinese_genre_word_is_understood(starter_model):
+    result = ask(None, "我想看一部喜剧", k=5)
+    assert result.items and all("Comedy" in {g.name for g in i.movie.genres.all()} for i in result.items)
+
+
+def test_search_page_uses_plain_words(client, starter_model):
+    page = client.get("/search/", {"q": "something like Toy Story but for adults"}).content.decode()
+    assert "Films that fit your request" in page and "Toy Story" in page
