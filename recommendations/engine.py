@@ -101,11 +101,15 @@ def recommend_for_user(user, k: int = 20, *, genre: str = "", decade: int | None
     bundle = store.active_bundle()
     if bundle is None:
         return _popular_fallback(user, k, genre, decade)
-    key = f"{user_cache_key(user.pk)}:v{bundle.version_id}"
-    shortlist = cache.get(key)
-    if shortlist is None:
+    # One key per user, so a rating deletes it; the version inside it means a
+    # promotion never serves scores from the previous model.
+    key = user_cache_key(user.pk)
+    cached = cache.get(key)
+    if cached is not None and cached[0] == bundle.version_id:
+        shortlist = cached[1]
+    else:
         shortlist = _compute_shortlist(bundle, user)
-        cache.set(key, shortlist, CACHE_SECONDS)
+        cache.set(key, (bundle.version_id, shortlist), CACHE_SECONDS)
     recs = [Rec(mid, score, why, bundle.version_id, because) for mid, score, why, because in shortlist]
     return _attach_and_filter(recs, k, genre, decade)
 

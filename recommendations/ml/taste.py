@@ -27,6 +27,8 @@ SECONDS_PER_DAY = 86_400.0
 FLAT_WEIGHT = 0.1
 # Neutral point of the 0.5-5 star scale: decides the sign of FLAT_WEIGHT.
 NEUTRAL_RATING = 3.0
+# Pseudo-ratings at NEUTRAL_RATING added to the user's mean (Bayesian shrinkage).
+MEAN_SHRINKAGE = 5.0
 
 
 def rating_weights(
@@ -45,7 +47,11 @@ def rating_weights(
     r = np.asarray(ratings, dtype=np.float64).reshape(-1)
     if r.size == 0:
         return r
-    centred = r - r.mean()
+    # Centre on the user's mean, shrunk towards the scale's neutral point while
+    # we know little: a new user who rated six films 5 and one 4 likes all seven,
+    # and must not get a taste vector that mostly points away from the 4.
+    baseline = (r.sum() + MEAN_SHRINKAGE * NEUTRAL_RATING) / (r.size + MEAN_SHRINKAGE)
+    centred = r - baseline
     if np.all(np.abs(centred) < 1e-9):
         centred = np.where(r >= NEUTRAL_RATING, FLAT_WEIGHT, -FLAT_WEIGHT)
     if timestamps is None or half_life_days is None:
