@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--filter-by", choices=("user", "item", "both"), default="both")
     parser.add_argument("--no-content", action="store_true", help="skip MiniLM embeddings")
     parser.add_argument("--cold-fraction", type=float, default=0.3)
+    parser.add_argument("--cold-seeds", type=int, default=3, help="cold-start simulations to run")
     args = parser.parse_args()
     if not (args.data_dir / "ml-100k" / "u.data").exists():
         sys.exit(f"ml-100k not found under {args.data_dir}")
@@ -94,12 +95,13 @@ def main() -> None:
             f"python_stratified_split(filter_by={fb!r}): {train.nnz} train / {test.nnz} test",
             evaluate_models(train, test, vectors, models=models),
         )
-        cold_train, chosen = simulate_cold_users(train, fraction=args.cold_fraction, seed=0)
-        print_result(
-            f"cold-start simulation on filter_by={fb!r}: {chosen.size} random users keep 1–5 or 6–20 "
-            "training ratings (test unchanged)",
-            evaluate_models(cold_train, test, vectors, models=models),
-        )
+        for seed in range(args.cold_seeds):
+            cold_train, chosen = simulate_cold_users(train, fraction=args.cold_fraction, seed=seed)
+            print_result(
+                f"cold-start simulation {seed} on filter_by={fb!r}: {chosen.size} random users keep 1–5 "
+                "or 6–20 training ratings (test unchanged)",
+                evaluate_models(cold_train, test, vectors, models=models),
+            )
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

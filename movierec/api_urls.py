@@ -1,10 +1,65 @@
-"""API routes (/api/v1/ and the OpenAPI schema)."""
+"""API routes: /api/v1/ and the OpenAPI schema with Swagger UI and ReDoc (served locally)."""
 
-from django.urls import path
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api import TokenView
+from catalog import api as catalog_api
+from movierec.api_errors import JsonApiMixin
+from recommendations import api as rec_api
+
+
+@extend_schema(exclude=True)
+class ApiNotFound(JsonApiMixin, APIView):
+    """Any other URL under /api/: a 404 in the API's error shape, not an HTML page."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    def _not_found(self, request: Request, *args: object, **kwargs: object) -> Response:
+        hint = "" if request.path.endswith("/") else " API URLs end with a slash."
+        raise NotFound(f"No API endpoint at this URL.{hint} The schema is at /api/schema/.")
+
+    get = post = put = patch = delete = head = options = _not_found
+
+
+v1 = [
+    path("movies/", catalog_api.MovieListView.as_view(), name="movie-list"),
+    path("movies/<int:id>/", catalog_api.MovieDetailView.as_view(), name="movie-detail"),
+    path("movies/<int:id>/similar/", catalog_api.MovieSimilarView.as_view(), name="movie-similar"),
+    path("me/ratings/", catalog_api.MyRatingsView.as_view(), name="my-ratings"),
+    path("me/ratings/bulk/", catalog_api.MyRatingsBulkView.as_view(), name="my-ratings-bulk"),
+    path("me/ratings/<int:movie_id>/", catalog_api.MyRatingDetailView.as_view(), name="my-rating"),
+    path("me/watchlist/", catalog_api.MyWatchlistView.as_view(), name="my-watchlist"),
+    path("me/watchlist/<int:movie_id>/", catalog_api.MyWatchlistItemView.as_view(), name="my-watchlist-item"),
+    path("me/not-interested/", catalog_api.MyNotInterestedView.as_view(), name="my-not-interested"),
+    path(
+        "me/not-interested/<int:movie_id>/",
+        catalog_api.MyNotInterestedItemView.as_view(),
+        name="my-not-interested-item",
+    ),
+    path("me/recommendations/", rec_api.MyRecommendationsView.as_view(), name="my-recommendations"),
+    path("ask/", rec_api.AskView.as_view(), name="ask"),
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("models/", rec_api.ModelVersionListView.as_view(), name="model-list"),
+    path("models/<int:id>/", rec_api.ModelVersionDetailView.as_view(), name="model-detail"),
+    path("models/tasks/<str:task_id>/", rec_api.TaskStateView.as_view(), name="model-task"),
+    path("health/", rec_api.HealthView.as_view(), name="health"),
+]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("schema/swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("schema/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("v1/", include((v1, "api"), namespace="v1")),
+    re_path(r"^", ApiNotFound.as_view()),
 ]

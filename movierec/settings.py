@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
+    "axes",  # login rate limiting; keep after auth
     "accounts",
     "catalog",
     "recommendations",
@@ -102,10 +103,12 @@ TEMPLATES = [
 # read while one writes. MONGODB_URI switches to django-mongodb-backend.
 MONGODB_URI = os.environ.get("MONGODB_URI", "")
 if MONGODB_URI:
-    from movierec.mongo import mongo_database_settings
+    from movierec.mongo import OBJECT_ID_AUTO_FIELD, mongo_app_settings, mongo_database_settings
 
     DATABASES = {"default": mongo_database_settings(MONGODB_URI)}
-    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+    DEFAULT_AUTO_FIELD = OBJECT_ID_AUTO_FIELD
+    # ObjectId AppConfigs for contrib/third-party apps, and their migrations in mongo_migrations/.
+    INSTALLED_APPS, MIGRATION_MODULES = mongo_app_settings(INSTALLED_APPS)
 else:
     DATABASES = {
         "default": {
@@ -172,10 +175,50 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if env_bool("DJANGO_BEHIND_PROXY", False):
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# The container health check calls this over plain HTTP from inside the container.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-ADMIN_URL = os.environ.get("DJANGO_ADMIN_URL", "admin/")
+# A hard-to-guess admin path keeps scanners off the admin login; always "<path>/".
+ADMIN_URL = os.environ.get("DJANGO_ADMIN_URL", "admin/").strip("/") + "/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 1_048_576)
+
+# --- Login rate limiting (django-axes) --------------------------------------
+# Failed logins (site, admin and the API token endpoint, all via authenticate())
+# are counted per username + client IP; after the limit that pair gets 429 until
+# the cool-off ends. The count lives in the shared cache when there is one
+# (Redis: every gunicorn worker sees it), else in the database.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler" if os.environ.get("REDIS_CACHE_URL") else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = env_int("DJANGO_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("DJANGO_LOGIN_COOLOFF_HOURS", 0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # no record of successful logins: personal data we do not need
+AXES_VERBOSE = False
+if BEHIND_PROXY:
+    _PROXY_HOPS = env_int("DJANGO_PROXY_COUNT", 0)  # trusted proxies in front of ours
+
+    def _client_ip(request) -> str | None:
+        """The X-Forwarded-For entry our proxy appended; everything left of it the client can forge."""
+        import ipaddress
+
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) > _PROXY_HOPS:
+            candidate = forwarded[-1 - _PROXY_HOPS]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+        return request.META.get("REMOTE_ADDR")
+
+    AXES_CLIENT_IP_CALLABLE = _client_ip
 
 # --- Cache ----------------------------------------------------------------
 CACHES = {

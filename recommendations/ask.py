@@ -34,6 +34,13 @@ GENRE_WORDS: dict[str, str] = {
     "喜剧": "Comedy", "恐怖": "Horror", "动画": "Animation", "爱情": "Romance", "科幻": "Sci-Fi",
     "动作": "Action", "犯罪": "Crime", "纪录片": "Documentary", "战争": "War", "悬疑": "Mystery",
 }
+# Mood words nudge towards a genre without filtering ("like Shawshank, but lighter").
+MOOD_WORDS: dict[str, str] = {
+    "lighter": "Comedy", "light-hearted": "Comedy", "lighthearted": "Comedy", "feel-good": "Comedy",
+    "uplifting": "Comedy", "cheerful": "Comedy", "轻松": "Comedy", "darker": "Thriller", "scarier": "Horror",
+    "romantic": "Romance", "epic": "Adventure", "smarter": "Mystery",
+}
+MOOD_BOOST = 0.08
 NEGATORS = ("not", "no", "without", "except", "but not", "不要", "不是")
 DECADE = re.compile(r"\b(?:(19|20)(\d)0s|'?(\d)0s)\b")
 MENTION_HINT = re.compile(r"\b(like|liked|loved|love|enjoyed|similar to|as good as)\b", re.I)
@@ -44,12 +51,14 @@ class Constraints:
     genres: list[str] = field(default_factory=list)
     excluded_genres: list[str] = field(default_factory=list)
     decade: int | None = None
+    moods: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = list(self.genres)
         parts += [f"not {g}" for g in self.excluded_genres]
         if self.decade:
             parts.append(f"{self.decade}s")
+        parts += [f"leaning {g.lower()}" for g in self.moods]
         return ", ".join(parts)
 
 
@@ -80,6 +89,9 @@ def parse_constraints(text: str) -> Constraints:
             if genre not in target:
                 target.append(genre)
     found.genres = [g for g in found.genres if g not in found.excluded_genres]
+    for word, genre in MOOD_WORDS.items():
+        if word in lowered and genre not in found.moods and genre not in found.excluded_genres:
+            found.moods.append(genre)
     match = DECADE.search(lowered)
     if match:
         if match.group(1):
@@ -195,6 +207,11 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     query = np.sum(parts, axis=0)
     query /= np.linalg.norm(query) or 1.0
     scores = bundle.matrix @ query
+    if constraints.moods:
+        boosted = set(Movie.objects.filter(genres__name__in=constraints.moods).values_list("pk", flat=True))
+        rows_boosted = [bundle.row_of[m] for m in boosted if m in bundle.row_of]
+        scores = scores.copy()
+        scores[rows_boosted] += MOOD_BOOST
     allowed = _allowed_rows(bundle, constraints)
     exclude_ids = set(seen) | {m.pk for m in mentioned}
     exclude = np.array([bundle.row_of[m] for m in exclude_ids if m in bundle.row_of], dtype=np.int64)

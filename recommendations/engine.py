@@ -93,8 +93,17 @@ def _why(bundle: store.Bundle, row: int, rated_rows: np.ndarray, weights: np.nda
     if len(order) == 0:
         return "Popular with people whose taste is like yours", []
     ids = [int(bundle.movie_ids[rated_rows[i]]) for i in order]
-    parts = [f"you rated {titles.get(mid, '?')} {values[i]:g}★" for mid, i in zip(ids, order, strict=True)]
-    return "Because " + " and ".join(parts), ids
+    parts = [f"{titles.get(mid, '?')} {values[i]:g}★" for mid, i in zip(ids, order, strict=True)]
+    return "Because you rated " + " and ".join(parts), ids
+
+
+def _titles(movie_ids: list[int]) -> dict[int, str]:
+    """Display titles; the year is added where two rated films share a title."""
+    rows = list(Movie.objects.filter(pk__in=movie_ids).values_list("pk", "title", "year"))
+    counts: dict[str, int] = {}
+    for _pk, title, _year in rows:
+        counts[title] = counts.get(title, 0) + 1
+    return {pk: f"{title} ({year})" if counts[title] > 1 and year else title for pk, title, year in rows}
 
 
 def recommend_for_user(user, k: int = 20, *, genre: str = "", decade: int | None = None) -> list[Rec]:
@@ -121,7 +130,7 @@ def _compute_shortlist(bundle: store.Bundle, user) -> list[tuple[int, float, str
     top, top_scores = _top(scores, exclude, CANDIDATES)
     known = _mask(bundle, profile.movie_ids)
     values = profile.values[known]
-    titles = dict(Movie.objects.filter(pk__in=[int(bundle.movie_ids[r]) for r in rated_rows]).values_list("pk", "title"))
+    titles = _titles([int(bundle.movie_ids[r]) for r in rated_rows])
     out = []
     for row, score in zip(top, top_scores, strict=True):
         why, because = _why(bundle, int(row), rated_rows, weights, values, titles)

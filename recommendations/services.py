@@ -110,8 +110,16 @@ def bootstrap_base_version(progress: Progress | None = None) -> ModelVersion:
     version = model_version_create(status=ModelVersion.Status.TRAINING)
     ModelVersion.objects.filter(pk=version.pk).update(started_at=timezone.now())
     counts = embed_catalogue(version, progress=progress)
+    collab_path = ""
+    from recommendations.collab_store import ratings_arrays, train_collab
+
+    users, movies, _values, _stamps = ratings_arrays()
+    if len(np.unique(users)) >= 2 and len(np.unique(movies)) >= 2:
+        collab = train_collab(version.pk, users, movies)
+        collab_path, counts["collab"] = collab["path"], {k: v for k, v in collab.items() if k != "path"}
+        counts["ratings"] = len(users)
     ModelVersion.objects.filter(pk=version.pk).update(
-        data_counts=counts, finished_at=timezone.now(), reason="base model (no fine-tuning)"
+        data_counts=counts, collab_path=collab_path, finished_at=timezone.now(), reason="base model (no fine-tuning)"
     )
     version.refresh_from_db()
     return model_version_promote(version, reason="base model (no fine-tuning)")

@@ -77,9 +77,7 @@ def test_no_pairs() -> None:
     assert result.steps == 0 and result.stopped_reason == "no_pairs"
 
 
-def test_tiny_fine_tune_lowers_loss_and_round_trips(
-    encoder: Encoder, tmp_path: Path
-) -> None:
+def test_tiny_fine_tune_lowers_loss_and_round_trips(encoder: Encoder, tmp_path: Path) -> None:
     before_loss = pair_loss(encoder, PAIRS, max_length=32)
     before_acc = pair_accuracy(encoder, PAIRS, max_length=32)
     weights = [v.numpy().copy() for v in encoder.model.trainable_variables[:4]]
@@ -101,10 +99,7 @@ def test_tiny_fine_tune_lowers_loss_and_round_trips(
     assert [s for s, _ in steps] == [1, 2, 3, 4]
     assert result.losses == [loss for _, loss in steps]
     assert all(np.isfinite(result.losses)) and result.seconds > 0
-    assert any(
-        not np.array_equal(w, v.numpy())
-        for w, v in zip(weights, encoder.model.trainable_variables)
-    )
+    assert any(not np.array_equal(w, v.numpy()) for w, v in zip(weights, encoder.model.trainable_variables))
     after_loss = pair_loss(encoder, PAIRS, max_length=32)
     assert after_loss < 0.8 * before_loss
     assert pair_accuracy(encoder, PAIRS, max_length=32) >= before_acc
@@ -113,6 +108,4 @@ def test_tiny_fine_tune_lowers_loss_and_round_trips(
     assert (saved / "tf_model.h5").is_file()
     reloaded = Encoder.load(saved)
     texts = [t for pair in PAIRS for t in pair]
-    np.testing.assert_array_equal(
-        reloaded.embed(texts, max_length=32), encoder.embed(texts, max_length=32)
-    )
+    np.testing.assert_array_equal(reloaded.embed(texts, max_length=32), encoder.embed(texts, max_length=32))

@@ -14,9 +14,7 @@ def ratings_table(rows: list[tuple[int, int, float, int]]) -> tuple[np.ndarray, 
     return np.array(u), np.array(i), np.array(r, dtype=float), np.array(t)
 
 
-def random_ratings(
-    seed: int, users: int = 60, items: int = 39, n: int = 1500
-) -> tuple[np.ndarray, ...]:
+def random_ratings(seed: int, users: int = 60, items: int = 39, n: int = 1500) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     u = rng.integers(1, users + 1, n)
     i = rng.integers(1, items + 1, n)
@@ -61,9 +59,7 @@ def test_history_uses_short_texts_and_min_history() -> None:
 
 
 def test_history_skips_items_without_text_and_never_mixes_users() -> None:
-    u, i, r, t = ratings_table(
-        [(1, 1, 5, 1), (1, 99, 5, 2), (2, 2, 5, 3), (2, 3, 5, 4)]
-    )
+    u, i, r, t = ratings_table([(1, 1, 5, 1), (1, 99, 5, 2), (2, 2, 5, 3), (2, 3, 5, 4)])
     pairs = history_next_pairs(u, i, r, t, TEXTS, prefix="")
     assert pairs == [("film2", "film3")]
 
@@ -91,9 +87,7 @@ def test_co_liked_requires_shared_users() -> None:
     ]
     u, i, r, _ = ratings_table(rows)
     pairs = co_liked_pairs(u, i, r, TEXTS)
-    assert [tuple(sorted(p)) for p in pairs] == [
-        ("film1", "film2")
-    ]  # 1-3 shared by one user only
+    assert [tuple(sorted(p)) for p in pairs] == [("film1", "film2")]  # 1-3 shared by one user only
     assert len(co_liked_pairs(u, i, r, TEXTS, min_common=1)) == 2
 
 
@@ -112,8 +106,6 @@ def test_co_liked_caps_and_determinism() -> None:
 
 
 def test_repeated_ratings_never_pair_a_film_with_itself() -> None:
-    u, i, r, t = ratings_table(
-        [(1, 1, 5, 1), (1, 2, 5, 2), (1, 1, 5, 3), (2, 1, 5, 1), (2, 2, 5, 1)]
-    )
+    u, i, r, t = ratings_table([(1, 1, 5, 1), (1, 2, 5, 2), (1, 1, 5, 3), (2, 1, 5, 1), (2, 2, 5, 1)])
     assert history_next_pairs(u, i, r, t, TEXTS, prefix="") == [("film1", "film2")] * 2
     assert all(a != b for a, b in co_liked_pairs(u, i, r, TEXTS, min_common=1))

@@ -10,15 +10,9 @@ from recommendations.ml.ranking import rank, top_k
 SEEDS = range(12)
 
 
-def brute_force(
-    scores: np.ndarray, k: int, exclude: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def brute_force(scores: np.ndarray, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys = np.where(np.isnan(scores), -np.inf, scores)
-    order = [
-        int(i)
-        for i in np.argsort(-keys, kind="stable")
-        if i not in set(exclude.tolist())
-    ]
+    order = [int(i) for i in np.argsort(-keys, kind="stable") if i not in set(exclude.tolist())]
     idx = np.array(order[: max(k, 0)], dtype=np.intp)
     return idx, scores[idx]
 

@@ -19,9 +19,7 @@ def test_single_rating_gives_that_films_direction() -> None:
     films = unit_rows(1)
     np.testing.assert_allclose(user_vector(np.array([4.0]), films), films[0], atol=1e-6)
     # A lone low rating points away from the film instead.
-    np.testing.assert_allclose(
-        user_vector(np.array([1.0]), films), -films[0], atol=1e-6
-    )
+    np.testing.assert_allclose(user_vector(np.array([1.0]), films), -films[0], atol=1e-6)
 
 
 def test_all_equal_ratings_still_give_a_vector() -> None:
@@ -45,9 +43,7 @@ def test_recency_decay_halves_weight_each_half_life() -> None:
     w = rating_weights(np.array([5.0, 5.0]), timestamps=ts, half_life_days=365.0)
     assert w[0] == pytest.approx(w[1] / 2)
     # now defaults to the latest rating, and future ratings do not grow.
-    w_now = rating_weights(
-        np.array([1.0, 5.0]), timestamps=ts, now=0.0, half_life_days=365.0
-    )
+    w_now = rating_weights(np.array([1.0, 5.0]), timestamps=ts, now=0.0, half_life_days=365.0)
     np.testing.assert_allclose(w_now, [-2.0, 2.0])
     np.testing.assert_allclose(
         rating_weights(np.array([1.0, 5.0]), timestamps=ts, half_life_days=None),
@@ -59,9 +55,7 @@ def test_recent_likes_dominate_old_ones() -> None:
     films = np.eye(2, dtype=np.float32)
     ratings = np.array([5.0, 5.0, 1.0])
     films3 = np.vstack([films, films[:1] * 0])
-    vec = user_vector(
-        ratings, films3, timestamps=np.array([0.0, 3650 * DAY, 3650 * DAY])
-    )
+    vec = user_vector(ratings, films3, timestamps=np.array([0.0, 3650 * DAY, 3650 * DAY]))
     assert vec[1] > 10 * vec[0] > 0
 
 
@@ -75,9 +69,7 @@ def test_not_interested_counts_against() -> None:
         not_interested_weight=0.5,
     )
     assert base[2] == 0 and vec[2] < 0
-    only_dismissed = user_vector(
-        np.zeros(0), np.zeros((0, 3)), not_interested=films[1:2]
-    )
+    only_dismissed = user_vector(np.zeros(0), np.zeros((0, 3)), not_interested=films[1:2])
     np.testing.assert_allclose(only_dismissed, -films[1])
 
 
@@ -112,6 +104,4 @@ def test_scores_decompose_into_contributions() -> None:
     weights = rating_weights(ratings)
     raw = weights @ films.astype(np.float64)
     candidate = unit_rows(1, seed=9)[0]
-    assert contributions(weights, films, candidate).sum() == pytest.approx(
-        float(raw @ candidate), rel=1e-5
-    )
+    assert contributions(weights, films, candidate).sum() == pytest.approx(float(raw @ candidate), rel=1e-5)

@@ -32,16 +32,11 @@ def test_mapping_and_object_render_alike() -> None:
 
 def test_missing_parts_are_omitted() -> None:
     assert film_text({"title": "Heat"}) == "Heat."
-    assert (
-        film_text({"title": "Heat", "overview": None, "cast": [], "tags": None})
-        == "Heat."
-    )
+    assert film_text({"title": "Heat", "overview": None, "cast": [], "tags": None}) == "Heat."
     assert film_text({"overview": "Only words."}) == "Only words."
     assert film_text({}) == ""
     assert film_text(FilmDoc()) == ""
-    assert "None" not in film_text(
-        {"title": "X", "year": None, "overview": float("nan")}
-    )
+    assert "None" not in film_text({"title": "X", "year": None, "overview": float("nan")})
 
 
 def test_movielens_conventions() -> None:
@@ -70,8 +65,5 @@ def test_whitespace_and_unicode() -> None:
 
 
 def test_short_text() -> None:
-    assert (
-        film_short_text(TOY_STORY, max_genres=2)
-        == "Toy Story (1995) [Animation, Children]"
-    )
+    assert film_short_text(TOY_STORY, max_genres=2) == "Toy Story (1995) [Animation, Children]"
     assert film_short_text({"title": "Heat"}) == "Heat"

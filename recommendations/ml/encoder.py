@@ -102,9 +102,7 @@ def verify_base_model(path: Path | str | None = None) -> Path:
         if actual != expected:
             problems.append(f"{name}: sha256 {actual}, expected {expected}")
     if problems:
-        raise ModelIntegrityError(
-            f"Refusing to load the base model in {directory}: " + "; ".join(problems)
-        )
+        raise ModelIntegrityError(f"Refusing to load the base model in {directory}: " + "; ".join(problems))
     return directory
 
 
@@ -150,13 +148,12 @@ class Encoder:
         self.path = path
         self.dim: int = int(model.config.hidden_size)
         self.pad_id: int = int(tokenizer.pad_token_id or 0)
+        self._tokenizer_lock = threading.Lock()
         spec = tf.TensorSpec([None, None], tf.int32)
 
         # One trace serves every (batch, length) shape thanks to the signature.
         @tf.function(input_signature=[spec] * 3)
-        def forward(
-            input_ids: tf.Tensor, attention_mask: tf.Tensor, token_type_ids: tf.Tensor
-        ) -> tf.Tensor:
+        def forward(input_ids: tf.Tensor, attention_mask: tf.Tensor, token_type_ids: tf.Tensor) -> tf.Tensor:
             out = self.model(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
@@ -178,8 +175,7 @@ class Encoder:
             verify_base_model(directory)
         elif not is_base and not (directory / "tf_model.h5").is_file():
             raise FileNotFoundError(
-                f"{directory} has no tf_model.h5: pass None for the base model or a directory "
-                "written by Encoder.save()"
+                f"{directory} has no tf_model.h5: pass None for the base model or a directory written by Encoder.save()"
             )
         _prepare_env()
         from transformers import AutoTokenizer, TFAutoModel
@@ -209,14 +205,17 @@ class Encoder:
         clean = _check_texts(texts)
         if not clean:
             return []
-        enc = self.tokenizer(
-            clean,
-            truncation=True,
-            max_length=max_length,
-            padding=False,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-        )
+        # Fast tokenizers mutate truncation state per call and raise "Already
+        # borrowed" when two threads tokenise at once.
+        with self._tokenizer_lock:
+            enc = self.tokenizer(
+                clean,
+                truncation=True,
+                max_length=max_length,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )
         return list(enc["input_ids"])
 
     def pad(self, ids: Sequence[Sequence[int]]) -> Batch:
@@ -246,9 +245,7 @@ class Encoder:
         )
         return out.numpy().astype(np.float32, copy=False)
 
-    def forward_bare(
-        self, batch_texts: Sequence[str], max_length: int = 128
-    ) -> np.ndarray:
+    def forward_bare(self, batch_texts: Sequence[str], max_length: int = 128) -> np.ndarray:
         """One batch in input order, padded to its longest text: the baseline ``embed`` beats."""
         if len(batch_texts) == 0:
             return np.zeros((0, self.dim), np.float32)
@@ -300,9 +297,7 @@ def get_base_encoder() -> Encoder:
         return _cached[1]
 
 
-def embed_texts(
-    texts: Sequence[str], encoder: Encoder | None = None, **kwargs: Any
-) -> np.ndarray:
+def embed_texts(texts: Sequence[str], encoder: Encoder | None = None, **kwargs: Any) -> np.ndarray:
     """``Encoder.embed`` with the cached base encoder by default; [] costs no model load."""
     if not isinstance(texts, (str, bytes)) and len(texts) == 0:
         return np.zeros((0, encoder.dim if encoder else DIM), dtype=np.float32)

@@ -44,7 +44,27 @@ __all__ = [
 
 DATA_DIR = Path("/work/shared/data")
 BUCKETS: tuple[str, ...] = ("<=5", "6-20", ">20")
-ML100K_GENRES = ["unknown", "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+ML100K_GENRES = [
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+]
 
 
 @dataclass
@@ -96,9 +116,7 @@ def _title_key(title: str) -> tuple[str, str]:
     return re.sub(r"[^a-z0-9]+", "", name.lower()), year
 
 
-def film_docs_ml100k(
-    data: Ml100k, data_dir: Path | str = DATA_DIR
-) -> tuple[list[dict[str, object]], float]:
+def film_docs_ml100k(data: Ml100k, data_dir: Path | str = DATA_DIR) -> tuple[list[dict[str, object]], float]:
     """Per-item text fields for ml-100k, joined to TMDB overviews by normalised title+year.
 
     Returns the docs (keys of ``recommendations.ml.text.FilmDoc``) and the overview coverage.
@@ -165,7 +183,7 @@ def simulate_cold_users(
     """
     rng = np.random.default_rng(seed)
     n = train.shape[0]
-    chosen = np.sort(rng.choice(n, size=int(round(fraction * n)), replace=False))
+    chosen = np.sort(rng.choice(n, size=round(fraction * n), replace=False))
     half = chosen.size // 2
     keep_n = np.empty(chosen.size, dtype=np.int64)
     keep_n[:half] = rng.integers(1, 6, size=half)
@@ -198,10 +216,7 @@ def evaluate_scores(
 ) -> tuple[RankingMetrics, dict[str, RankingMetrics]]:
     ranked = top_k(scores, k, exclude=train)
     n_train = np.diff(train.indptr)
-    per_bucket = {
-        b: ranking_metrics(ranked, test, k, user_mask=activity_bucket(n_train) == i)
-        for i, b in enumerate(BUCKETS)
-    }
+    per_bucket = {b: ranking_metrics(ranked, test, k, user_mask=activity_bucket(n_train) == i) for i, b in enumerate(BUCKETS)}
     return ranking_metrics(ranked, test, k), per_bucket
 
 
@@ -233,10 +248,13 @@ def evaluate_models(
     if "popularity" in models:
         t0 = time.perf_counter()
         record("popularity", np.tile(popularity_scores(train), (train.shape[0], 1)), t0)
+    if "ease300" in models:
+        t0 = time.perf_counter()
+        record("ease300", fit_collab(train, n_items, lam=300.0, pop_reg=0.0).scores(train), t0)
     if "ease" in models:
         t0 = time.perf_counter()
         collab = fit_collab(train, n_items, lam=ease_lam, seed=seed)
-        info["ease_lambda"] = collab.params["lam"]
+        info["ease_params"] = {key: round(v, 4) for key, v in collab.params.items()}
         record("ease", collab.scores(train), t0)
     if "content" in models and item_vectors is not None:
         t0 = time.perf_counter()

@@ -47,9 +47,7 @@ class FineTuneResult:
     stopped_reason: str = "epochs"  # epochs | max_steps | max_seconds | no_pairs
 
 
-def make_batches(
-    pairs: Sequence[Pair], batch_size: int, rng: np.random.Generator
-) -> list[list[int]]:
+def make_batches(pairs: Sequence[Pair], batch_size: int, rng: np.random.Generator) -> list[list[int]]:
     """Shuffle pair indices into batches in which no text occurs twice.
 
     A clashing pair is deferred to a later batch rather than dropped; a final
@@ -77,9 +75,7 @@ def make_batches(
     return batches
 
 
-def mnr_loss(
-    anchors: tf.Tensor, positives: tf.Tensor, scale: float, symmetric: bool
-) -> tf.Tensor:
+def mnr_loss(anchors: tf.Tensor, positives: tf.Tensor, scale: float, symmetric: bool) -> tf.Tensor:
     """Multiple-negatives ranking loss on unit vectors (optionally both directions)."""
     import tensorflow as tf
 
@@ -88,15 +84,11 @@ def mnr_loss(
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits
     loss = tf.reduce_mean(ce(labels=labels, logits=logits))
     if symmetric:
-        loss = 0.5 * (
-            loss + tf.reduce_mean(ce(labels=labels, logits=tf.transpose(logits)))
-        )
+        loss = 0.5 * (loss + tf.reduce_mean(ce(labels=labels, logits=tf.transpose(logits))))
     return loss
 
 
-def _make_train_step(
-    model: Any, optimizer: Any, scale: float, symmetric: bool
-) -> Callable[..., Any]:
+def _make_train_step(model: Any, optimizer: Any, scale: float, symmetric: bool) -> Callable[..., Any]:
     import tensorflow as tf
 
     spec = tf.TensorSpec([None, None], tf.int32)
@@ -112,19 +104,13 @@ def _make_train_step(
 
     # One trace for all batch shapes; the optimizer's slots are created in it.
     @tf.function(input_signature=[spec] * 4)
-    def train_step(
-        a_ids: tf.Tensor, a_mask: tf.Tensor, p_ids: tf.Tensor, p_mask: tf.Tensor
-    ) -> tf.Tensor:
+    def train_step(a_ids: tf.Tensor, a_mask: tf.Tensor, p_ids: tf.Tensor, p_mask: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            loss = mnr_loss(
-                embed(a_ids, a_mask), embed(p_ids, p_mask), scale, symmetric
-            )
+            loss = mnr_loss(embed(a_ids, a_mask), embed(p_ids, p_mask), scale, symmetric)
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
         # The BERT pooler is unused by mean pooling, so it has no gradient.
-        optimizer.apply_gradients(
-            [(g, v) for g, v in zip(grads, variables) if g is not None]
-        )
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
         return loss
 
     return train_step
@@ -165,9 +151,7 @@ def fine_tune(
     tf.random.set_seed(seed)  # dropout masks
     anchor_ids = encoder.tokenize([a for a, _ in pairs], max_length)
     positive_ids = encoder.tokenize([p for _, p in pairs], max_length)
-    train_step = _make_train_step(
-        encoder.model, tf_keras.optimizers.Adam(learning_rate=lr), scale, symmetric
-    )
+    train_step = _make_train_step(encoder.model, tf_keras.optimizers.Adam(learning_rate=lr), scale, symmetric)
     used: set[int] = set()
 
     def stop_reason() -> str | None:
@@ -203,16 +187,14 @@ def fine_tune(
     return result
 
 
-def _pair_vectors(
-    encoder: Encoder, pairs: Sequence[Pair], max_length: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _pair_vectors(encoder: Encoder, pairs: Sequence[Pair], max_length: int) -> tuple[np.ndarray, np.ndarray]:
     anchors = encoder.embed([a for a, _ in pairs], max_length=max_length)
     positives = encoder.embed([p for _, p in pairs], max_length=max_length)
     return anchors, positives
 
 
 def _chunks(n: int, batch_size: int | None) -> list[slice]:
-    step = n if not batch_size else batch_size
+    step = batch_size or n
     return [slice(i, min(i + step, n)) for i in range(0, n, max(step, 1))]
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "ranking_metrics",
     "recall_at_k",
     "top_k",
+    "top_k_fast",
 ]
 
 
@@ -102,17 +103,29 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     return out
 
 
+def top_k_fast(scores: np.ndarray, k: int) -> np.ndarray:
+    """Top-k per row without exact tie handling: for model selection, not for reporting."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
 def _hits(ranked: np.ndarray, truth: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Boolean hit matrix (n_users, k) and the number of relevant items per user."""
     truth = sp.csr_matrix(truth)
+    truth.eliminate_zeros()
     ranked = np.asarray(ranked)[:, :k]
     if ranked.shape[0] != truth.shape[0]:
         raise ValueError("ranked and truth must have the same number of rows")
-    hits = np.zeros(ranked.shape, dtype=bool)
-    for u in range(ranked.shape[0]):
-        rel = truth.indices[truth.indptr[u] : truth.indptr[u + 1]]
-        if rel.size:
-            hits[u] = np.isin(ranked[u], rel) & (ranked[u] >= 0)
+    # Vectorised lookup of (user, item) pairs in the sparse truth matrix.
+    rows = np.repeat(np.arange(ranked.shape[0]), ranked.shape[1])
+    cols = ranked.ravel()
+    valid = cols >= 0
+    flat = np.zeros(cols.size, dtype=bool)
+    if valid.any():
+        flat[valid] = np.asarray(truth[rows[valid], cols[valid]]).ravel() != 0
+    hits = flat.reshape(ranked.shape)
     n_rel = np.diff(truth.indptr).astype(np.float64)
     return hits, n_rel
 
@@ -125,17 +138,13 @@ def _users(n_rel: np.ndarray, user_mask: np.ndarray | None) -> np.ndarray:
     return mask
 
 
-def precision_at_k(
-    ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None
-) -> float:
+def precision_at_k(ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None) -> float:
     hits, n_rel = _hits(ranked, truth, k)
     m = _users(n_rel, user_mask)
     return float(hits[m].sum(axis=1).mean() / k) if m.any() else 0.0
 
 
-def recall_at_k(
-    ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None
-) -> float:
+def recall_at_k(ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None) -> float:
     hits, n_rel = _hits(ranked, truth, k)
     m = _users(n_rel, user_mask)
     return float((hits[m].sum(axis=1) / n_rel[m]).mean()) if m.any() else 0.0
@@ -150,9 +159,7 @@ def _ndcg_per_user(hits: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
         return np.where(idcg > 0, dcg / idcg, 0.0)
 
 
-def ndcg_at_k(
-    ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None
-) -> float:
+def ndcg_at_k(ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None) -> float:
     hits, n_rel = _hits(ranked, truth, k)
     m = _users(n_rel, user_mask)
     return float(_ndcg_per_user(hits, n_rel, k)[m].mean()) if m.any() else 0.0
@@ -165,9 +172,7 @@ def _ap_per_user(hits: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
         return np.where(n_rel > 0, (prec_at_hit * hits).sum(axis=1) / n_rel, 0.0)
 
 
-def map_at_k(
-    ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None
-) -> float:
+def map_at_k(ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None) -> float:
     """Spark-style MAP over the top-k list, normalised by all of the user's relevant items."""
     hits, n_rel = _hits(ranked, truth, k)
     m = _users(n_rel, user_mask)
@@ -192,9 +197,7 @@ class RankingMetrics:
         }
 
 
-def ranking_metrics(
-    ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None
-) -> RankingMetrics:
+def ranking_metrics(ranked: np.ndarray, truth: sp.csr_matrix, k: int = 10, user_mask: np.ndarray | None = None) -> RankingMetrics:
     """All four metrics in one pass (same definitions as the single-metric functions)."""
     hits, n_rel = _hits(ranked, truth, k)
     m = _users(n_rel, user_mask)

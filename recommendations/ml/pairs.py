@@ -39,9 +39,7 @@ def _as_arrays(*arrays: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def liked_mask(
-    user_ids: np.ndarray, ratings: np.ndarray, min_rating: float = 3.5
-) -> np.ndarray:
+def liked_mask(user_ids: np.ndarray, ratings: np.ndarray, min_rating: float = 3.5) -> np.ndarray:
     """True where a rating is >= its user's mean rating and >= ``min_rating``."""
     user_ids, ratings = _as_arrays(user_ids, ratings)
     if len(ratings) == 0:
@@ -54,9 +52,7 @@ def liked_mask(
 
 
 def _known(item_ids: np.ndarray, texts: Mapping[int, str]) -> np.ndarray:
-    return np.fromiter(
-        (int(i) in texts for i in item_ids), dtype=bool, count=len(item_ids)
-    )
+    return np.fromiter((int(i) in texts for i in item_ids), dtype=bool, count=len(item_ids))
 
 
 def _user_runs(sorted_users: np.ndarray) -> list[slice]:
@@ -68,9 +64,7 @@ def _user_runs(sorted_users: np.ndarray) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in pairwise(bounds)]
 
 
-def _cap(
-    candidates: np.ndarray, cap: int | None, rng: np.random.Generator
-) -> np.ndarray:
+def _cap(candidates: np.ndarray, cap: int | None, rng: np.random.Generator) -> np.ndarray:
     """Uniform sample of at most ``cap`` rows, kept in their original order."""
     if cap is None or len(candidates) <= cap:
         return candidates
@@ -103,9 +97,7 @@ def history_next_pairs(
     ``max_per_user`` stops heavy raters dominating; the result is a seeded
     shuffle of at most ``max_pairs`` pairs. Items missing from ``texts`` are ignored.
     """
-    user_ids, item_ids, ratings, timestamps = _as_arrays(
-        user_ids, item_ids, ratings, timestamps
-    )
+    user_ids, item_ids, ratings, timestamps = _as_arrays(user_ids, item_ids, ratings, timestamps)
     rng = np.random.default_rng(seed)
     short = history_texts if history_texts is not None else texts
     keep = liked_mask(user_ids, ratings, min_rating) & _known(item_ids, texts)
@@ -181,9 +173,7 @@ def co_liked_pairs(
     catalogue, dense = np.unique(item_ids[keep], return_inverse=True)
     users = user_ids[keep]
     order = np.argsort(users, kind="stable")
-    left, right, counts = _pair_counts(
-        users[order], dense[order].astype(np.int64), max_items_per_user, rng
-    )
+    left, right, counts = _pair_counts(users[order], dense[order].astype(np.int64), max_items_per_user, rng)
     strong = counts >= min_common
     left, right, counts = left[strong], right[strong], counts[strong]
     likes = np.bincount(dense, minlength=len(catalogue)).astype(np.float64)

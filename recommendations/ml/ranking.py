@@ -27,9 +27,7 @@ def _smallest_k(values: np.ndarray, k: int) -> np.ndarray:
     return chosen[np.lexsort((chosen, values[chosen]))]
 
 
-def top_k(
-    scores: np.ndarray, k: int, exclude: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The k highest-scoring rows not in ``exclude``: (indices, scores), best first.
 
     Returns fewer than k when fewer rows are available. ``scores`` is not modified.
@@ -65,7 +63,5 @@ def rank(
     A zero user vector scores every film 0, which yields the lowest row
     indices: callers should fall back (e.g. to popularity) before ranking.
     """
-    scores = np.asarray(film_matrix) @ np.asarray(
-        user_vec, dtype=np.asarray(film_matrix).dtype
-    )
+    scores = np.asarray(film_matrix) @ np.asarray(user_vec, dtype=np.asarray(film_matrix).dtype)
     return top_k(scores, k, exclude)

@@ -66,11 +66,7 @@ def rating_weights(
 
 def _unit(v: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(v))
-    return (
-        (v / norm).astype(np.float32)
-        if norm > 1e-12
-        else np.zeros_like(v, dtype=np.float32)
-    )
+    return (v / norm).astype(np.float32) if norm > 1e-12 else np.zeros_like(v, dtype=np.float32)
 
 
 def user_vector(
@@ -90,34 +86,22 @@ def user_vector(
     vectors = np.asarray(film_vectors, dtype=np.float32)
     if vectors.ndim != 2:
         raise ValueError("film_vectors must be 2-D (n, d)")
-    weights = rating_weights(
-        ratings, timestamps=timestamps, now=now, half_life_days=half_life_days
-    )
+    weights = rating_weights(ratings, timestamps=timestamps, now=now, half_life_days=half_life_days)
     if weights.shape[0] != vectors.shape[0]:
         raise ValueError("ratings must align with the rows of film_vectors")
-    total = (
-        (weights @ vectors.astype(np.float64))
-        if len(weights)
-        else np.zeros(vectors.shape[1])
-    )
+    total = (weights @ vectors.astype(np.float64)) if len(weights) else np.zeros(vectors.shape[1])
     dismissed = np.asarray(not_interested, dtype=np.float64)
     if dismissed.size:
-        total = total - not_interested_weight * dismissed.reshape(
-            -1, vectors.shape[1]
-        ).sum(axis=0)
+        total = total - not_interested_weight * dismissed.reshape(-1, vectors.shape[1]).sum(axis=0)
     return _unit(total)
 
 
-def contributions(
-    weights: np.ndarray, film_vectors: np.ndarray, candidate_vector: np.ndarray
-) -> np.ndarray:
+def contributions(weights: np.ndarray, film_vectors: np.ndarray, candidate_vector: np.ndarray) -> np.ndarray:
     """Each rated film's share of a candidate's score: weight * cosine(film, candidate)."""
     vectors = np.asarray(film_vectors, dtype=np.float64)
     candidate = np.asarray(candidate_vector, dtype=np.float64).reshape(-1)
     norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(candidate)
-    cosines = np.divide(
-        vectors @ candidate, norms, out=np.zeros(len(vectors)), where=norms > 1e-12
-    )
+    cosines = np.divide(vectors @ candidate, norms, out=np.zeros(len(vectors)), where=norms > 1e-12)
     return np.asarray(weights, dtype=np.float64) * cosines
 
 

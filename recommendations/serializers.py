@@ -1,0 +1,198 @@
+"""Serializers of the recommendations API: recommendations, ask, model versions, tasks and health."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from catalog.serializers import (
+    MAX_K,
+    YEAR_MAX,
+    YEAR_MIN,
+    CleanCharField,
+    FiniteFloatField,
+    MovieBriefSerializer,
+    ScoredMovieSerializer,
+)
+from recommendations.ask import MAX_TEXT
+from recommendations.models import ModelVersion
+
+MAX_TASK_ID = 255
+
+
+def finite(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities (which strict JSON cannot carry) become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class SafeDictField(serializers.Field):
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return finite(value) if isinstance(value, dict) else {}
+
+
+@extend_schema_field({"type": "array", "items": {}})
+class SafeListField(serializers.Field):
+    def to_representation(self, value: Any) -> list[Any]:
+        return finite(value) if isinstance(value, list | tuple) else []
+
+
+@extend_schema_field(
+    {"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX, "multipleOf": 10, "example": 1990}
+)
+class DecadeField(serializers.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=YEAR_MIN, max_value=YEAR_MAX, **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        value = super().to_internal_value(data)
+        if value % 10:
+            raise serializers.ValidationError("A decade is a year ending in 0, e.g. 1990.")
+        return value
+
+
+# --- Recommendations and ask ----------------------------------------------
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    k = serializers.IntegerField(required=False, default=20, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
+    genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Only this genre (slug).")
+    decade = DecadeField(required=False, help_text="Only films of this decade, e.g. 1990.")
+
+
+class RecommendationListSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField(allow_null=True, help_text="The active model version; null when none is.")
+    fallback = serializers.BooleanField(help_text="True when no model is active and the list is by popularity.")
+    results = ScoredMovieSerializer(many=True)
+
+
+class AskSerializer(serializers.Serializer):
+    text = CleanCharField(
+        max_length=MAX_TEXT,
+        allow_blank=True,
+        help_text="What you feel like watching, in plain words (≤ 300 characters).",
+    )
+    k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
+
+
+class AskItemSerializer(serializers.Serializer):
+    movie = MovieBriefSerializer()
+    score = FiniteFloatField()
+    why = serializers.CharField()
+
+
+class ConstraintsSerializer(serializers.Serializer):
+    genres = serializers.ListField(child=serializers.CharField())
+    excluded_genres = serializers.ListField(child=serializers.CharField())
+    decade = serializers.IntegerField(allow_null=True)
+
+
+class AskResponseSerializer(serializers.Serializer):
+    results = AskItemSerializer(many=True, source="items")
+    mentioned = MovieBriefSerializer(many=True, help_text="Catalogue films recognised in the text.")
+    constraints = ConstraintsSerializer(help_text="Genres and decade understood from the text.")
+    note = serializers.CharField(allow_blank=True)
+    model_version = serializers.IntegerField(source="version_id", allow_null=True)
+
+
+# --- Model versions and tasks (staff) -------------------------------------
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    data_counts = SafeDictField(read_only=True)
+    metrics = SafeDictField(read_only=True, help_text="Held-out metrics, e.g. recall@10 and ndcg@10.")
+    progress = serializers.SerializerMethodField()
+    is_active = serializers.SerializerMethodField()
+    fine_tuned = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "status",
+            "is_active",
+            "parent",
+            "base_model",
+            "fine_tuned",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "task_id",
+            "progress",
+            "progress_message",
+            "data_counts",
+            "metrics",
+            "reason",
+        ]
+
+    def get_progress(self, version: ModelVersion) -> float:
+        return version.progress if math.isfinite(version.progress) else 0.0
+
+    def get_is_active(self, version: ModelVersion) -> bool:
+        return version.pk == self.context.get("active_id")
+
+    def get_fine_tuned(self, version: ModelVersion) -> bool:
+        return bool(version.encoder_path)
+
+
+class ModelVersionDetailSerializer(ModelVersionSerializer):
+    loss_curve = SafeListField(read_only=True)
+
+    class Meta(ModelVersionSerializer.Meta):
+        fields = [*ModelVersionSerializer.Meta.fields, "loss_curve"]
+
+
+class RetrainStartedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    task_id = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(allow_null=True)
+
+
+class TaskStateSerializer(serializers.Serializer):
+    task_id = serializers.CharField()
+    state = serializers.CharField(help_text="Celery state (PENDING, STARTED, SUCCESS, FAILURE, ...) or the version's.")
+    name = serializers.CharField(allow_null=True)
+    date_created = serializers.DateTimeField(allow_null=True)
+    date_done = serializers.DateTimeField(allow_null=True)
+    progress = serializers.FloatField(allow_null=True, help_text="0.0 to 1.0 when known.")
+    progress_message = serializers.CharField(allow_blank=True)
+    version = serializers.IntegerField(allow_null=True)
+    version_status = serializers.CharField(allow_null=True)
+
+
+# --- Health ----------------------------------------------------------------
+
+
+class CheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class BrokerCheckSerializer(CheckSerializer):
+    transport = serializers.CharField(help_text="The broker's transport name only, never its address.")
+
+
+class ModelCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="True when a model version is active.")
+    version = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    fine_tuned = serializers.BooleanField()
+    activated_at = serializers.DateTimeField(allow_null=True)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="`ok`, `degraded` (broker or model unavailable) or `down` (no database).")
+    database = CheckSerializer()
+    broker = BrokerCheckSerializer()
+    model = ModelCheckSerializer()
