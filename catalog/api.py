@@ -126,7 +126,6 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
 
 @extend_schema(
     tags=["movies"],
-    operation_id="movies_list",
     summary="List and search films",
     description=(
         "Films of the catalogue, filtered by text in the title (`q`, at most 300 characters), genre slug and "
@@ -153,6 +152,10 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
     permission_classes = [AllowAny]
     queryset = Movie.objects.none()  # for the schema; get_queryset builds the real one
 
+    @extend_schema(operation_id="movies_list")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> QuerySet[Movie]:
         query = validated_query(MovieQuerySerializer, self.request)
         filters = selectors.MovieFilters(
@@ -167,7 +170,6 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
 
 @extend_schema(
     tags=["movies"],
-    operation_id="movies_retrieve",
     summary="One film, with its average rating and count",
     parameters=[movie_id_parameter("id")],
     responses={200: MovieDetailSerializer, **error_responses(404)},
@@ -198,6 +200,7 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
 class MovieDetailView(JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="movies_retrieve")
     def get(self, request: Request, id: int) -> Response:
         movie = movie_or_404(id, selectors.movie_base_queryset())
         rating = selectors.user_rating_for(request.user, movie)
@@ -206,7 +209,6 @@ class MovieDetailView(JsonApiMixin, APIView):
 
 @extend_schema(
     tags=["movies"],
-    operation_id="movies_similar",
     summary="Films similar to this one",
     description=(
         "Nearest films in the active model's embedding space, each with a score and an explanation. "
@@ -236,6 +238,7 @@ class MovieDetailView(JsonApiMixin, APIView):
 class MovieSimilarView(JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="movies_similar")
     def get(self, request: Request, id: int) -> Response:
         movie = movie_or_404(id)
         k = validated_query(SimilarQuerySerializer, request)["k"]
@@ -358,7 +361,6 @@ class MyRatingDetailView(JsonApiMixin, APIView):
 
 @extend_schema(
     tags=["me"],
-    operation_id="my_ratings_bulk_upsert",
     summary="Rate up to 500 films at once (all or nothing)",
     description=(
         "Validates every item first. If any item is invalid, nothing is written and the answer lists every "
@@ -391,6 +393,7 @@ class MyRatingDetailView(JsonApiMixin, APIView):
 class MyRatingsBulkView(JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="my_ratings_bulk_upsert")
     def post(self, request: Request) -> Response:
         items = validated(BulkRatingsSerializer, request.data)["ratings"]
         ids = [item["movie"] for item in items]

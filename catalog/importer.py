@@ -14,12 +14,12 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
 from django.utils.text import slugify
 
 from catalog.models import Credit, Genre, Movie, Person, Rating
 from catalog.movielens import ParsedDataset
 from catalog.text import fold
+from movierec.mongo import atomic
 
 ML_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 ML_SMALL_SHA256 = "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"
@@ -80,7 +80,7 @@ def _ts(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-@transaction.atomic
+@atomic
 def import_dataset(data: ParsedDataset, *, progress: Progress = _no_progress) -> ImportStats:
     stats = ImportStats()
     genres = _ensure_genres({g for m in data.movies.values() for g in m.genres})

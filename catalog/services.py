@@ -6,11 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem, validate_rating_value
+from movierec.mongo import atomic
 from recommendations import feedback
 
 
@@ -19,7 +19,7 @@ def _parse_value(value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
-@transaction.atomic
+@atomic
 def rating_upsert(*, user, movie: Movie, value: object) -> tuple[Rating, bool]:
     """Create or update the user's rating of a film; returns (rating, created)."""
     number = _parse_value(value)
@@ -49,7 +49,7 @@ class BulkItemError:
     errors: dict[str, list[str]]
 
 
-@transaction.atomic
+@atomic
 def ratings_bulk_upsert(*, user, items: Sequence[tuple[Movie, object]]) -> list[Rating]:
     """All or nothing: every value is validated before anything is written."""
     errors: list[BulkItemError] = []
@@ -69,7 +69,7 @@ class BulkValidationError(Exception):
         self.errors = errors
 
 
-@transaction.atomic
+@atomic
 def rating_delete(*, user, movie: Movie) -> bool:
     rating = Rating.objects.select_for_update().filter(user=user, movie=movie).first()
     if rating is None:
@@ -90,7 +90,7 @@ def watchlist_remove(*, user, movie: Movie) -> bool:
     return bool(deleted)
 
 
-@transaction.atomic
+@atomic
 def not_interested_add(*, user, movie: Movie) -> NotInterested:
     item, _ = NotInterested.objects.get_or_create(user=user, movie=movie)
     WatchlistItem.objects.filter(user=user, movie=movie).delete()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.db import transaction
-
 from catalog.models import Movie
 from catalog.services import credits_set, genres_ensure
+from movierec.mongo import atomic
 
 STARTER_FILE = Path(__file__).resolve().parent / "starter" / "films.json"
 
@@ -17,7 +16,7 @@ def starter_films(path: Path = STARTER_FILE) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@transaction.atomic
+@atomic
 def load_starter_catalogue(path: Path = STARTER_FILE) -> int:
     """Create the starter films that are missing (matched by title and year); returns how many."""
     created = 0

@@ -5,7 +5,7 @@ from catalog import views
 app_name = "catalog"
 urlpatterns = [
     path("films/", views.browse, name="browse"),
-    path("films/<int:pk>/", views.movie_detail, name="movie_detail"),
-    path("films/<int:pk>/rate/", views.rate, name="rate"),
-    path("films/<int:pk>/<str:which>/", views.toggle_list, name="toggle_list"),
+    path("films/<pk:pk>/", views.movie_detail, name="movie_detail"),
+    path("films/<pk:pk>/rate/", views.rate, name="rate"),
+    path("films/<pk:pk>/<str:which>/", views.toggle_list, name="toggle_list"),
 ]

@@ -4,6 +4,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from movierec.mongo import register_pk_converter
+
+register_pk_converter()  # <pk:…> matches ids on SQL and ObjectIds on MongoDB
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path(settings.ADMIN_URL, admin.site.urls),

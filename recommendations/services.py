@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from catalog.selectors import movie_base_queryset
+from movierec.mongo import atomic
 from recommendations import store
 from recommendations.encoders import get_encoder
 from recommendations.ml.text import FilmDoc, film_text
@@ -78,7 +78,7 @@ def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progre
     return {"films": len(texts), "embedded": len(todo)}
 
 
-@transaction.atomic
+@atomic
 def model_version_promote(version: ModelVersion, *, reason: str = "") -> ModelVersion:
     """Make `version` the one active model: a single pointer write, inside one transaction."""
     if not version.embeddings_path:
