@@ -99,10 +99,15 @@ class ApiPagination(PageNumberPagination):
         return params
 
 
-def movie_or_404(movie_id: int, queryset: QuerySet[Movie] | None = None) -> Movie:
+def id_in_range(value: int | str) -> bool:
+    """An integer id the database can hold (SQLite overflows past 2**63 - 1); ObjectId strings pass."""
+    return not isinstance(value, int) or 1 <= value <= MAX_ID
+
+
+def movie_or_404(movie_id: int | str, queryset: QuerySet[Movie] | None = None) -> Movie:
     """The film with this id, or a 404 in the shared error shape."""
     movie = None
-    if 1 <= movie_id <= MAX_ID:
+    if id_in_range(movie_id):
         movie = (queryset if queryset is not None else Movie.objects.all()).filter(pk=movie_id).first()
     if movie is None:
         raise NotFound(f"No film with id {movie_id}.")

@@ -195,6 +195,8 @@ _ERROR_TEXT: dict[int, tuple[str, str, str, dict[str, list[str]]]] = {
     403: ("Authenticated but not allowed.", "permission_denied",
           "You do not have permission to perform this action.", {}),
     404: ("Unknown id or URL.", "not_found", "No film with id 999999.", {}),
+    409: ("Conflicts with the current state.", "conflict",
+          "A retraining is already running; poll its task, or try again when it ends.", {}),
     413: ("The request body is larger than the configured limit.", "payload_too_large",
           "The request body is larger than 1048576 bytes.", {}),
     415: ("The body is not JSON.", "unsupported_media_type", 'Unsupported media type "text/plain" in request.', {}),

@@ -14,7 +14,10 @@ from rest_framework.views import APIView
 from accounts.api import TokenView
 from catalog import api as catalog_api
 from movierec.api_errors import JsonApiMixin
+from movierec.mongo import register_pk_converter
 from recommendations import api as rec_api
+
+register_pk_converter()  # <pk:…>: digits on SQL, ObjectIds on MongoDB
 
 
 @extend_schema(exclude=True)
@@ -34,16 +37,16 @@ class ApiNotFound(JsonApiMixin, APIView):
 
 v1 = [
     path("movies/", catalog_api.MovieListView.as_view(), name="movie-list"),
-    path("movies/<int:id>/", catalog_api.MovieDetailView.as_view(), name="movie-detail"),
-    path("movies/<int:id>/similar/", catalog_api.MovieSimilarView.as_view(), name="movie-similar"),
+    path("movies/<pk:id>/", catalog_api.MovieDetailView.as_view(), name="movie-detail"),
+    path("movies/<pk:id>/similar/", catalog_api.MovieSimilarView.as_view(), name="movie-similar"),
     path("me/ratings/", catalog_api.MyRatingsView.as_view(), name="my-ratings"),
     path("me/ratings/bulk/", catalog_api.MyRatingsBulkView.as_view(), name="my-ratings-bulk"),
-    path("me/ratings/<int:movie_id>/", catalog_api.MyRatingDetailView.as_view(), name="my-rating"),
+    path("me/ratings/<pk:movie_id>/", catalog_api.MyRatingDetailView.as_view(), name="my-rating"),
     path("me/watchlist/", catalog_api.MyWatchlistView.as_view(), name="my-watchlist"),
-    path("me/watchlist/<int:movie_id>/", catalog_api.MyWatchlistItemView.as_view(), name="my-watchlist-item"),
+    path("me/watchlist/<pk:movie_id>/", catalog_api.MyWatchlistItemView.as_view(), name="my-watchlist-item"),
     path("me/not-interested/", catalog_api.MyNotInterestedView.as_view(), name="my-not-interested"),
     path(
-        "me/not-interested/<int:movie_id>/",
+        "me/not-interested/<pk:movie_id>/",
         catalog_api.MyNotInterestedItemView.as_view(),
         name="my-not-interested-item",
     ),
@@ -51,7 +54,7 @@ v1 = [
     path("ask/", rec_api.AskView.as_view(), name="ask"),
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("models/", rec_api.ModelVersionListView.as_view(), name="model-list"),
-    path("models/<int:id>/", rec_api.ModelVersionDetailView.as_view(), name="model-detail"),
+    path("models/<pk:id>/", rec_api.ModelVersionDetailView.as_view(), name="model-detail"),
     path("models/tasks/<str:task_id>/", rec_api.TaskStateView.as_view(), name="model-task"),
     path("health/", rec_api.HealthView.as_view(), name="health"),
 ]

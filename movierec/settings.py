@@ -287,6 +287,9 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "1200/min"),
     },
     "EXCEPTION_HANDLER": "movierec.api_errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["movierec.api_errors.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 1) if env_bool("DJANGO_BEHIND_PROXY", False) else None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
 }

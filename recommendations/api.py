@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,9 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api import MOVIE_EXAMPLE, ApiPagination, validated, validated_query
-from catalog.serializers import MAX_ID, ScoredMovieSerializer
+from catalog.api import MOVIE_EXAMPLE, ApiPagination, id_in_range, validated, validated_query
+from catalog.serializers import ScoredMovieSerializer
 from movierec.api_errors import JsonApiMixin, error_responses
+from movierec.mongo import ping_database
 from recommendations import selectors, services, store
 from recommendations.ask import ask
 from recommendations.models import ModelVersion
@@ -41,6 +41,7 @@ from recommendations.serializers import (
     RecommendationQuerySerializer,
     RetrainStartedSerializer,
     TaskStateSerializer,
+    finite,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ SCORED_EXAMPLE = {
 }
 
 
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "This service is unavailable right now."
@@ -65,7 +72,6 @@ class ServiceUnavailable(APIException):
 
 @extend_schema(
     tags=["recommendations"],
-    operation_id="my_recommendations",
     summary="Your recommendations",
     description=(
         "Up to `k` (≤ 100) films for you, optionally of one genre (slug) and decade. Each carries its score, "
@@ -85,6 +91,7 @@ class ServiceUnavailable(APIException):
 class MyRecommendationsView(JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="my_recommendations")
     def get(self, request: Request) -> Response:
         query = validated_query(RecommendationQuerySerializer, request)
         recs = selectors.recommend_for_user(
@@ -107,7 +114,6 @@ class MyRecommendationsView(JsonApiMixin, APIView):
 
 @extend_schema(
     tags=["recommendations"],
-    operation_id="ask",
     summary="Ask for films in plain words",
     description=(
         "E.g. \"something like Heat but from the 80s, not a comedy\". Answers are films of the catalogue, "
@@ -143,6 +149,7 @@ class MyRecommendationsView(JsonApiMixin, APIView):
 class AskView(JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="ask")
     def post(self, request: Request) -> Response:
         data = validated(AskSerializer, request.data)
         result = ask(request.user, data["text"], k=data["k"])
@@ -156,8 +163,8 @@ def _versions() -> QuerySet[ModelVersion]:
     return ModelVersion.objects.order_by("-created_at", "-pk")
 
 
-def _version_or_404(version_id: int) -> ModelVersion:
-    version = _versions().filter(pk=version_id).first() if 1 <= version_id <= MAX_ID else None
+def _version_or_404(version_id: int | str) -> ModelVersion:
+    version = _versions().filter(pk=version_id).first() if id_in_range(version_id) else None
     if version is None:
         raise NotFound(f"No model version with id {version_id}.")
     return version
@@ -217,13 +224,14 @@ class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
         summary="Start a retraining now (staff)",
         description=(
             "Queues the retraining chain (fine-tune, refresh embeddings, evaluate and promote). Answers 202 with "
-            "the task id to poll at `models/tasks/{task_id}/`, or 503 when retraining is not available on this "
-            "server (no training module, or the broker is unreachable)."
+            "the task id to poll at `models/tasks/{task_id}/` and the new version's id; 409 when a retraining is "
+            "already running; 503 when retraining is not available on this server (no training module, or the "
+            "broker is unreachable)."
         ),
         request=None,
         responses={
             202: OpenApiResponse(RetrainStartedSerializer, description="Queued."),
-            **error_responses(403, 503),
+            **error_responses(403, 409, 503),
         },
         examples=[
             OpenApiExample(
@@ -241,12 +249,17 @@ class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
             if exc.name != "recommendations.training":
                 raise
             raise ServiceUnavailable("Retraining is not available on this server yet.") from exc
+        busy = getattr(training, "TrainingBusy", ())
         try:
             outcome = training.retrain_now(request.user)
+        except busy as exc:
+            raise Conflict("A retraining is already running; poll its task, or try again when it ends.") from exc
         except Exception as exc:
             logger.warning("could not start a retraining", exc_info=True)
             raise ServiceUnavailable("Could not queue the retraining (is the broker reachable?).") from exc
         task_id, version_id = _describe_outcome(outcome)
+        if version_id is None and task_id:
+            version_id = ModelVersion.objects.filter(task_id=task_id).values_list("pk", flat=True).first()
         return Response(
             {"detail": "Retraining queued.", "task_id": task_id, "version": version_id},
             status=status.HTTP_202_ACCEPTED,
@@ -272,7 +285,6 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
 
 @extend_schema(
     tags=["models"],
-    operation_id="models_retrieve",
     summary="One model version, with its loss curve (staff)",
     parameters=[OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="A model version id.")],
     responses={200: ModelVersionDetailSerializer, **error_responses(403, 404)},
@@ -285,6 +297,7 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
 class ModelVersionDetailView(JsonApiMixin, APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(operation_id="models_retrieve")
     def get(self, request: Request, id: int) -> Response:
         version = _version_or_404(id)
         return Response(ModelVersionDetailSerializer(version, context={"active_id": store.active_version_id()}).data)
@@ -292,7 +305,6 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
 
 @extend_schema(
     tags=["models"],
-    operation_id="models_task_state",
     summary="State and progress of a task (staff)",
     description=(
         "The Celery state from the results store, with the progress of the model version the task works on. "
@@ -321,36 +333,39 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
 class TaskStateView(JsonApiMixin, APIView):
     permission_classes = [IsAdminUser]
 
+    @extend_schema(operation_id="models_task_state")
     def get(self, request: Request, task_id: str) -> Response:
-        from django_celery_results.models import TaskResult
-
-        found = len(task_id) <= MAX_TASK_ID
-        result = TaskResult.objects.filter(task_id=task_id).first() if found else None
-        version = ModelVersion.objects.filter(task_id=task_id).first() if found and len(task_id) <= 64 else None
-        if result is None and version is None:
+        state = _task_state(task_id)
+        if state is None:
             raise NotFound("No task with this id.")
-        state = result.status if result is not None else version.status.upper()
-        if version is not None:
-            progress: float | None = version.progress
-        elif result is not None and result.status == "SUCCESS":
-            progress = 1.0
-        else:
-            progress = None
-        return Response(
-            TaskStateSerializer(
-                {
-                    "task_id": task_id,
-                    "state": state,
-                    "name": result.task_name if result is not None else None,
-                    "date_created": result.date_created if result is not None else None,
-                    "date_done": result.date_done if result is not None else None,
-                    "progress": progress,
-                    "progress_message": version.progress_message if version is not None else "",
-                    "version": version.pk if version is not None else None,
-                    "version_status": version.status if version is not None else None,
-                }
-            ).data
-        )
+        return Response(TaskStateSerializer(state).data)
+
+
+def _task_state(task_id: str) -> dict[str, Any] | None:
+    """The Celery state from django-celery-results joined with the progress of the version it trains."""
+    from django_celery_results.models import TaskResult
+
+    if len(task_id) > MAX_TASK_ID:
+        return None
+    result = TaskResult.objects.filter(task_id=task_id).first()
+    version = ModelVersion.objects.filter(task_id=task_id).first() if len(task_id) <= 64 else None
+    if result is None and version is None:
+        return None
+    if version is not None:
+        progress = finite(float(version.progress))
+    else:
+        progress = 1.0 if result.status == "SUCCESS" else None
+    return {
+        "task_id": task_id,
+        "state": result.status if result is not None else version.status.upper(),
+        "name": result.task_name if result is not None else None,
+        "date_created": result.date_created if result is not None else None,
+        "date_done": result.date_done if result is not None else None,
+        "progress": progress,
+        "progress_message": version.progress_message if version is not None else "",
+        "version": version.pk if version is not None else None,
+        "version_status": version.status if version is not None else None,
+    }
 
 
 # --- Health ----------------------------------------------------------------
@@ -360,8 +375,7 @@ HEALTH_CACHE_SECONDS = 5
 
 def _database_check() -> dict[str, Any]:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        ping_database()  # SELECT 1 on SQL, a `ping` command on MongoDB
         return {"ok": True, "detail": "reachable"}
     except Exception:
         logger.warning("health: database unreachable", exc_info=True)
@@ -410,7 +424,6 @@ def _model_check() -> dict[str, Any]:
 
 @extend_schema(
     tags=["health"],
-    operation_id="health",
     summary="Health of the database, the broker and the active model",
     description=(
         "`ok` when all three are fine, `degraded` when the database works but the broker or the model does "
@@ -444,6 +457,7 @@ def _model_check() -> dict[str, Any]:
 class HealthView(JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
+    @extend_schema(operation_id="health")
     def get(self, request: Request) -> Response:
         database = _database_check()
         broker = _broker_check()

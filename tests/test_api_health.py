@@ -47,11 +47,10 @@ def test_unreachable_broker_is_reported_quickly_without_its_address(db, settings
 
 
 def test_database_down_is_503(db, monkeypatch):
-    class Gone:
-        def cursor(self):
-            raise RuntimeError("database is gone")
+    def gone() -> None:
+        raise RuntimeError("database is gone")
 
-    monkeypatch.setattr("recommendations.api.connection", Gone())
+    monkeypatch.setattr("recommendations.api.ping_database", gone)
     response = APIClient().get(URL)
     assert response.status_code == 503
     body = response.json()

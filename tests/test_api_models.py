@@ -93,6 +93,25 @@ def test_retraining_calls_retrain_now(staff_client, staff, versions, monkeypatch
     assert calls == [staff]
 
 
+def test_retraining_returns_the_task_and_its_version(staff_client, versions, monkeypatch):
+    _, candidate = versions
+    fake = types.SimpleNamespace(TrainingBusy=type("TrainingBusy", (RuntimeError,), {}), retrain_now=lambda user: "task-123")
+    monkeypatch.setitem(sys.modules, "recommendations.training", fake)
+    assert staff_client.post(URL).json() == {"detail": "Retraining queued.", "task_id": "task-123", "version": candidate.pk}
+
+
+def test_retraining_while_one_runs_is_409(staff_client, db, monkeypatch):
+    busy = type("TrainingBusy", (RuntimeError,), {})
+
+    def retrain_now(user):
+        raise busy("locked")
+
+    monkeypatch.setitem(sys.modules, "recommendations.training", types.SimpleNamespace(TrainingBusy=busy, retrain_now=retrain_now))
+    response = staff_client.post(URL)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+
+
 def test_retraining_that_cannot_be_queued_is_503(staff_client, db, monkeypatch):
     def retrain_now(user):
         raise ConnectionError("broker down")
@@ -133,3 +152,19 @@ def test_non_staff_are_refused(user, versions):
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "permission_denied"
     assert APIClient().get(URL).status_code == 401
+
+
+def test_retrain_with_the_real_training_module_then_poll_its_task(staff_client, db):
+    """End to end with recommendations.training: the chain is published to the embedded broker (no worker runs it)."""
+    pytest.importorskip("recommendations.training")
+    MovieFactory.create_batch(3)
+    random_model()
+    response = staff_client.post(URL)
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["task_id"] and body["version"]
+    state = staff_client.get(f"{URL}tasks/{body['task_id']}/").json()
+    assert state["version"] == body["version"]
+    assert state["state"] in {"QUEUED", "PENDING", "TRAINING", "STARTED"}
+    again = staff_client.post(URL)
+    assert again.status_code == 409, again.json()

@@ -179,3 +179,37 @@ def test_throttled_requests_get_a_json_429(db, monkeypatch):
     response = client.get("/api/v1/health/")
     error = assert_error_shape(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0 and "throttled" in error["message"]
+
+
+def test_django_exceptions_are_mapped_to_the_shape():
+    from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, ValidationError
+
+    from movierec.api_errors import exception_handler
+
+    too_big = exception_handler(RequestDataTooBig("big"), {})
+    assert too_big.status_code == 413 and too_big.data["error"]["code"] == "payload_too_large"
+    invalid = exception_handler(ValidationError({"rating": ["Not a half step."]}), {})
+    assert invalid.status_code == 400
+    assert invalid.data["error"] == {"code": "invalid", "message": "rating: Not a half step.", "fields": {"rating": ["Not a half step."]}}
+    odd = exception_handler(SuspiciousOperation("weird header"), {})
+    assert odd.status_code == 400 and "weird" not in odd.data["error"]["message"]
+
+
+def test_nested_errors_are_flattened_to_dotted_paths():
+    from movierec.api_errors import flatten_errors
+
+    nested = {
+        "ratings": [{}, {"rating": ["bad"]}, {"movie": ["unknown"], "rating": ["bad too"]}],
+        "k": ["too big"],
+        "non_field_errors": ["whole thing"],
+        "items": {"3": {"non_field_errors": ["item three"]}},
+    }
+    assert flatten_errors(nested) == {
+        "ratings.1.rating": ["bad"],
+        "ratings.2.movie": ["unknown"],
+        "ratings.2.rating": ["bad too"],
+        "k": ["too big"],
+        "non_field_errors": ["whole thing"],
+        "items.3": ["item three"],
+    }
+    assert flatten_errors(["only", "messages"]) == {"non_field_errors": ["only", "messages"]}
