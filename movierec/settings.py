@@ -249,6 +249,7 @@ CELERY_TASK_ROUTES = {
     "recommendations.tasks.refresh_embeddings": {"queue": "ml"},
     "recommendations.tasks.evaluate_and_promote": {"queue": "ml"},
     "recommendations.tasks.embed_new_films": {"queue": "ml"},
+    "recommendations.tasks.train_collab": {"queue": "ml"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)

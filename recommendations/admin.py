@@ -101,8 +101,12 @@ def svg_chart(
     lo, hi = min(xs), max(xs)
     ticks = list(x_ticks) or sorted({(round(lo + (hi - lo) * i / 4), _nice(round(lo + (hi - lo) * i / 4))) for i in range(5)})
     for x, label in ticks:
-        out.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 15}" font-size="11" text-anchor="middle" fill="#555">{escape(label)}</text>')
-    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle" fill="#555">{escape(x_label)}</text>')
+        out.append(
+            f'<text x="{sx(x):.1f}" y="{top + plot_h + 15}" font-size="11" text-anchor="middle" fill="#555">{escape(label)}</text>'
+        )
+    out.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" font-size="11" text-anchor="middle" fill="#555">{escape(x_label)}</text>'
+    )
     out.append(
         f'<text x="14" y="{top + plot_h / 2:.1f}" font-size="11" text-anchor="middle" fill="#555" '
         f'transform="rotate(-90 14 {top + plot_h / 2:.1f})">{escape(y_label)}</text>'
@@ -132,7 +136,9 @@ def loss_chart(version: ModelVersion) -> SafeString:
     series = [Series("loss per step", [(i + 1, v) for i, v in enumerate(curve)], SERIES_COLOURS[0])]
     if len(curve) >= 10:  # the raw loss is noisy: a running mean shows the trend
         window = max(len(curve) // 10, 3)
-        smooth = [sum(curve[max(0, i - window + 1) : i + 1]) / len(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))]
+        smooth = [
+            sum(curve[max(0, i - window + 1) : i + 1]) / len(curve[max(0, i - window + 1) : i + 1]) for i in range(len(curve))
+        ]
         series.append(Series(f"running mean ({window} steps)", [(i + 1, v) for i, v in enumerate(smooth)], SERIES_COLOURS[1]))
     return svg_chart(series, title=f"v{version.pk}: fine-tuning loss", x_label="step", y_label="loss (MNR)")
 
@@ -263,10 +269,16 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     )
         if not rows:
             return format_html('<p class="help">{}</p>', "not evaluated")
-        head = format_html("<tr><th>metric</th><th>v{}</th><th>{}</th><th>Δ</th></tr>", obj.pk, f"v{base['version']} (active then)" if base else "baseline")
+        head = format_html(
+            "<tr><th>metric</th><th>v{}</th><th>{}</th><th>Δ</th></tr>",
+            obj.pk,
+            f"v{base['version']} (active then)" if base else "baseline",
+        )
         return format_html("<table>{}{}</table>", head, mark_safe("".join(rows)))  # rows are format_html output
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra)
 
@@ -316,10 +328,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         except training.TrainingBusy as exc:
             self.message_user(request, f"Not queued: {exc}.", messages.WARNING)
         except training.BrokerUnavailable as exc:
-            self.message_user(request, f"Not queued: {exc}. The periodic sweep will queue it when the broker is back.", messages.ERROR)
+            self.message_user(
+                request, f"Not queued: {exc}. The periodic sweep will queue it when the broker is back.", messages.ERROR
+            )
         else:
             version = ModelVersion.objects.filter(task_id=task_id).first()
-            self.message_user(request, f"Retraining queued as v{version.pk if version else '?'} (task {task_id}).", messages.SUCCESS)
+            self.message_user(
+                request, f"Retraining queued as v{version.pk if version else '?'} (task {task_id}).", messages.SUCCESS
+            )
         return self._changelist()
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:

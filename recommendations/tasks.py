@@ -24,7 +24,9 @@ def fine_tune_encoder(self, version_id: int | None) -> int | None:
 
 
 @shared_task(bind=True, **ML)
-def refresh_embeddings(self, version_id: int | None = None, *, only_changed: bool = False, in_chain: bool = False) -> int | dict | None:
+def refresh_embeddings(
+    self, version_id: int | None = None, *, only_changed: bool = False, in_chain: bool = False
+) -> int | dict | None:
     """In a chain: embed the catalogue for the new version. Alone: refresh the active version."""
     if in_chain or version_id is not None:
         return training.refresh_version(version_id, task_id=self.request.id or "")

@@ -32,16 +32,19 @@ import gc
 import inspect
 import logging
 import math
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -120,11 +123,15 @@ def lock_holder() -> str:
 
 def _release_lock(version_id: int) -> None:
     owner = _owner(version_id)
-    TrainingState.objects.filter(Q(lock_owner=owner) | Q(lock_owner__startswith=f"{owner}:"), pk=1).update(lock_owner="", lock_expires_at=None)
+    TrainingState.objects.filter(Q(lock_owner=owner) | Q(lock_owner__startswith=f"{owner}:"), pk=1).update(
+        lock_owner="", lock_expires_at=None
+    )
 
 
 def _extend_lock(holder: str, seconds: float) -> bool:
-    return bool(TrainingState.objects.filter(pk=1, lock_owner=holder).update(lock_expires_at=timezone.now() + timedelta(seconds=seconds)))
+    return bool(
+        TrainingState.objects.filter(pk=1, lock_owner=holder).update(lock_expires_at=timezone.now() + timedelta(seconds=seconds))
+    )
 
 
 # ------------------------------------------------------------------ version lifecycle
@@ -133,12 +140,16 @@ def _extend_lock(holder: str, seconds: float) -> bool:
 def fail_version(version_id: int, reason: str) -> bool:
     """Mark a not-yet-finished version failed, free the lock and give its events back."""
     now = timezone.now()
-    changed = ModelVersion.objects.filter(pk=version_id).exclude(status__in=TERMINAL).update(
-        status=Status.FAILED, reason=reason[:2000], finished_at=now, heartbeat_at=None
+    changed = (
+        ModelVersion.objects.filter(pk=version_id)
+        .exclude(status__in=TERMINAL)
+        .update(status=Status.FAILED, reason=reason[:2000], finished_at=now, heartbeat_at=None)
     )
     _release_lock(version_id)
     if changed:
-        events = int((ModelVersion.objects.filter(pk=version_id).values_list("data_counts", flat=True).first() or {}).get("events", 0))
+        events = int(
+            (ModelVersion.objects.filter(pk=version_id).values_list("data_counts", flat=True).first() or {}).get("events", 0)
+        )
         if events:  # not trained on after all: they count towards the next run
             TrainingState.objects.filter(pk=1).update(events_since_training=F("events_since_training") + events)
         logger.warning("model v%s failed: %s", version_id, reason)
@@ -260,7 +271,9 @@ def recover_stale(now: datetime | None = None) -> list[int]:
         if state.lock_owner.startswith(f"{owner}:"):
             reason = f"worker lost: no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC" if seen < stale_before else ""
         elif state.lock_owner == owner:
-            reason = f"chain stalled: no worker picked up the next stage by {state.lock_expires_at:%H:%M:%S} UTC" if expired else ""
+            reason = (
+                f"chain stalled: no worker picked up the next stage by {state.lock_expires_at:%H:%M:%S} UTC" if expired else ""
+            )
         else:
             reason = "orphaned: lost the training lock" if seen < stale_before else ""
         if reason and fail_version(version.pk, reason):
@@ -273,7 +286,9 @@ def recover_stale(now: datetime | None = None) -> list[int]:
 
 def _in_backoff(now: datetime) -> bool:
     """After a failure the sweep waits before retrying, so a deterministic failure cannot loop."""
-    last = ModelVersion.objects.filter(status=Status.FAILED).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    last = (
+        ModelVersion.objects.filter(status=Status.FAILED).order_by("-finished_at").values_list("finished_at", flat=True).first()
+    )
     return bool(last and now - last < timedelta(seconds=float(conf("RETRAIN_BACKOFF_SECONDS", 1800))))
 
 
@@ -286,7 +301,9 @@ def sweep() -> dict:
     outcome: dict[str, Any] = {"failed": failed, "due": due, "queued": None}
     if due and not _in_backoff(now):
         try:
-            queued = queue_retrain(reason=f"sweep: {state.events_since_training} events" + (", pending" if state.pending_retrain else ""))
+            queued = queue_retrain(
+                reason=f"sweep: {state.events_since_training} events" + (", pending" if state.pending_retrain else "")
+            )
             outcome["queued"] = {"version": queued.version_id, "task_id": queued.task_id}
         except TrainingBusy:
             outcome["busy"] = True
@@ -337,6 +354,32 @@ class StageRun:
         if not updated or not _extend_lock(self.holder, stale_seconds()):
             raise Abandoned(f"v{self.version.pk} was taken away from this {self.stage} stage")
 
+    @contextmanager
+    def beating(self, fraction: float, message: str) -> Iterator[None]:
+        """Heartbeat from a side thread while one long opaque call (an EASE fit, a model load) runs.
+
+        The thread dies with the process, so a killed worker still goes stale.
+        """
+        self.report(fraction, message, force=True)
+        stop = threading.Event()
+
+        def beat() -> None:
+            try:
+                while not stop.wait(max(stale_seconds() / 5, 1.0)):
+                    self.report(fraction, message, force=True)
+            except Abandoned:
+                logger.warning("v%s: lost the lock during %s", self.version.pk, message)
+            finally:
+                connection.close()  # this thread's own database connection
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-v{self.version.pk}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def save(self, **fields: Any) -> None:
         ModelVersion.objects.filter(pk=self.version.pk).update(**fields)
         for name, value in fields.items():
@@ -350,7 +393,9 @@ def _claim(version_id: int, stage: str, token: str) -> StageRun | None:
         return None
     owner, holder = _owner(version_id), f"{_owner(version_id)}:{token}"
     now = timezone.now()
-    if TrainingState.objects.filter(pk=1, lock_owner=owner).update(lock_owner=holder, lock_expires_at=now + timedelta(seconds=stale_seconds())):
+    if TrainingState.objects.filter(pk=1, lock_owner=owner).update(
+        lock_owner=holder, lock_expires_at=now + timedelta(seconds=stale_seconds())
+    ):
         fields: dict[str, Any] = {"heartbeat_at": now, "progress_message": f"{stage}: starting"}
         if version.status == Status.QUEUED:
             fields |= {"status": Status.TRAINING, "started_at": now}
@@ -455,7 +500,9 @@ def build_split(cutoff: float | None = None) -> Split:
     return Split(users, movies, values, stamps, train, float(cutoff if cutoff is not None else time.time()), heldout)
 
 
-def training_pairs(split: Split, texts: dict[int, str], *, max_pairs: int, seed: int = 0) -> tuple[list[tuple[str, str]], dict[str, int]]:
+def training_pairs(
+    split: Split, texts: dict[int, str], *, max_pairs: int, seed: int = 0
+) -> tuple[list[tuple[str, str]], dict[str, int]]:
     """Co-liked and next-liked film-text pairs from the train part only."""
     from recommendations.ml.pairs import co_liked_pairs, history_next_pairs
 
@@ -469,7 +516,9 @@ def training_pairs(split: Split, texts: dict[int, str], *, max_pairs: int, seed:
     return pairs, {"co_liked": len(co), "next_liked": len(nxt), "pairs": len(pairs)}
 
 
-def validation_pairs(split: Split, texts: dict[int, str], *, limit: int = VALIDATION_PAIRS, seed: int = 0) -> list[tuple[str, str]]:
+def validation_pairs(
+    split: Split, texts: dict[int, str], *, limit: int = VALIDATION_PAIRS, seed: int = 0
+) -> list[tuple[str, str]]:
     """(a user's last liked train film -> their first liked held-out film): the held-out task as pairs."""
     from recommendations.ml.pairs import liked_mask
 
@@ -517,9 +566,9 @@ def _fine_tune(run: StageRun) -> None:
     from recommendations.ml.encoder import Encoder
     from recommendations.ml.finetune import fine_tune, pair_loss
 
-    run.report(0.01, "loading the encoder", force=True)
     parent = version.parent
-    encoder = Encoder.load(local_encoder_dir(parent.encoder_path) if parent and parent.encoder_path else None)
+    with run.beating(0.01, "loading the encoder"):
+        encoder = Encoder.load(local_encoder_dir(parent.encoder_path) if parent and parent.encoder_path else None)
     batch, max_length = int(budget["batch_size"]), int(budget["max_length"])
     sample = pairs[:TRAIN_LOSS_SAMPLE]
 
@@ -589,7 +638,9 @@ def _refresh(run: StageRun) -> None:
         return
     if not version.encoder_path:
         raise RuntimeError(f"v{version.pk} has no fine-tuned encoder to embed with")
-    counts = services.embed_catalogue(version, progress=lambda done, total: run.report(done / max(total, 1), f"embedded {done} of {total} films"))
+    counts = services.embed_catalogue(
+        version, progress=lambda done, total: run.report(done / max(total, 1), f"embedded {done} of {total} films")
+    )
     run.save(data_counts={**version.data_counts, "embedded": counts["embedded"]})
 
 
@@ -613,14 +664,27 @@ def _collab_params(n_items: int, parent: ModelVersion | None) -> dict[str, float
         return {"lam": float(conf("COLLAB_LAMBDA"))}
     if n_items <= COLLAB_SELECT_MAX_ITEMS:
         return {}
-    known = {}
-    if parent is not None:  # the base version keeps them in data_counts, trained ones in metrics
-        for holder in (parent.metrics or {}, parent.data_counts or {}):
-            known = {**(holder.get("collab") or {}).get("params", {}), **known}
+    known = _parent_collab_params(parent) if parent is not None else {}
     params = {k: float(known[k]) for k in ("lam", "pop_reg") if k in known}
     params.setdefault("lam", DEFAULT_COLLAB_LAMBDA)
     params.setdefault("pop_reg", 0.0)
     return params
+
+
+def _parent_collab_params(parent: ModelVersion) -> dict[str, float]:
+    """The parent's fitted hyper-parameters: from its records, else from its artifact's metadata."""
+    for holder in (parent.metrics or {}, parent.data_counts or {}):
+        params = (holder.get("collab") or {}).get("params")
+        if params:
+            return params
+    if parent.collab_path:
+        try:
+            with default_storage.open(parent.collab_path, "rb") as handle, np.load(handle, allow_pickle=False) as npz:
+                # Only the small metadata entries are read from the archive, not the weights.
+                return dict(zip(npz["param_names"].tolist(), npz["param_values"].tolist(), strict=True))
+        except Exception:
+            logger.warning("could not read v%s collaborative parameters", parent.pk, exc_info=True)
+    return {}
 
 
 def _fit_collab(interactions: tuple, n_items: int, params: dict[str, float]):
@@ -640,10 +704,10 @@ def _collab(run: StageRun) -> None:
     split = build_split(version.data_counts.get("cutoff"))
     if len(split.users) == 0:
         return
-    run.report(0.1, "fitting the collaborative model", force=True)
     params = _collab_params(len(np.unique(split.movies)), version.parent)
     accepted = inspect.signature(train_collab).parameters  # passes pop_reg once collab_store takes it
-    info = train_collab(version.pk, split.users, split.movies, **{k: v for k, v in params.items() if k in accepted})
+    with run.beating(0.1, "fitting the collaborative model"):
+        info = train_collab(version.pk, split.users, split.movies, **{k: v for k, v in params.items() if k in accepted})
     run.save(collab_path=info["path"], metrics={**version.metrics, "collab": {k: info[k] for k in ("kind", "items", "params")}})
 
 
@@ -719,7 +783,9 @@ def score_split(
     order = np.argsort(tr_users, kind="stable")
     starts = np.searchsorted(tr_users[order], users, side="left")
     ends = np.searchsorted(tr_users[order], users, side="right")
-    ranked = {(b.version_id, kind): np.full((len(users), K), -1, dtype=np.int64) for b in bundles for kind in ("hybrid", "content")}
+    ranked = {
+        (b.version_id, kind): np.full((len(users), K), -1, dtype=np.int64) for b in bundles for kind in ("hybrid", "content")
+    }
     truth_rows, truth_cols = [], []
     for u, (user, lo, hi) in enumerate(zip(users, starts, ends, strict=True)):
         rows = order[lo:hi]
@@ -783,8 +849,8 @@ def _evaluate(run: StageRun) -> None:
             baseline_note = f"active v{active.pk} artifact unusable ({exc!r}); "
     collab = None
     if use_collab:
-        run.report(0.05, "fitting the collaborative model on the train split", force=True)
-        collab = _fit_eval_collab(split, version.parent)
+        with run.beating(0.05, "fitting the collaborative model on the train split"):
+            collab = _fit_eval_collab(split, version.parent)
     scores = score_split(compared, split, collab=collab, report=lambda f, m: run.report(0.1 + 0.85 * f, m), seed=version.pk)
     mine = scores[version.pk]
     base = scores.get(active.pk) if active is not None and active.pk != version.pk else None
@@ -799,7 +865,9 @@ def _evaluate(run: StageRun) -> None:
         "k": K,
         "eval_users": len(split.heldout),
         "tolerance": tolerance,
-        "baseline": {"version": active.pk, **base[scorer], "content": base["content"], "hybrid": base["hybrid"]} if base and active else None,
+        "baseline": {"version": active.pk, **base[scorer], "content": base["content"], "hybrid": base["hybrid"]}
+        if base and active
+        else None,
         "decision": "promote" if promote else "reject",
     }
     now = timezone.now()
@@ -807,7 +875,14 @@ def _evaluate(run: StageRun) -> None:
     if active is not None and base and not (active.metrics or {}).get(f"ndcg@{K}"):
         # The active version gets its own numbers on this split, for the admin's chart across versions.
         ModelVersion.objects.filter(pk=active.pk).update(
-            metrics={**(active.metrics or {}), **base[scorer], "scorer": scorer, "content": base["content"], "hybrid": base["hybrid"], "evaluated_with": version.pk}
+            metrics={
+                **(active.metrics or {}),
+                **base[scorer],
+                "scorer": scorer,
+                "content": base["content"],
+                "hybrid": base["hybrid"],
+                "evaluated_with": version.pk,
+            }
         )
     if promote:
         with transaction.atomic():
@@ -820,7 +895,11 @@ def _evaluate(run: StageRun) -> None:
                 services.model_version_promote(ModelVersion.objects.get(pk=version.pk), reason=baseline_note + why)
     if not promote:
         ModelVersion.objects.filter(pk=version.pk).update(
-            status=Status.REJECTED, reason=baseline_note + why, finished_at=now, heartbeat_at=None, metrics={**metrics, "decision": "reject"}
+            status=Status.REJECTED,
+            reason=baseline_note + why,
+            finished_at=now,
+            heartbeat_at=None,
+            metrics={**metrics, "decision": "reject"},
         )
     ModelVersion.objects.filter(pk=version.pk).update(progress=1.0, progress_message="promoted" if promote else "rejected")
     TrainingState.objects.filter(pk=1).update(last_trained_at=now)
@@ -872,7 +951,13 @@ def rollback(*, user=None) -> ModelVersion:
     usable = (Status.READY, Status.REJECTED)
     target = active.parent if active.parent and active.parent.status in usable and active.parent.embeddings_path else None
     if target is None:
-        target = ModelVersion.objects.filter(status=Status.READY).exclude(pk=active.pk).exclude(embeddings_path="").order_by("-finished_at", "-pk").first()
+        target = (
+            ModelVersion.objects.filter(status=Status.READY)
+            .exclude(pk=active.pk)
+            .exclude(embeddings_path="")
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
     if target is None:
         raise ValueError(f"no earlier version to roll back to from v{active.pk}")
     who = user.get_username() if user is not None else "staff"
@@ -888,4 +973,3 @@ def task_version_map(task_ids: list[str]) -> dict[str, int]:
             if task_id in wanted:
                 out[task_id] = pk
     return out
-

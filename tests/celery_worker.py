@@ -26,11 +26,46 @@ REPO = Path(__file__).resolve().parents[1]
 # A tiny catalogue whose texts carry their genre strongly, so a few steps of
 # fine-tuning and the base encoder both have something to find.
 GENRES = {
-    "Horror": ["a haunted house", "a masked killer", "a cursed doll", "zombies in a mall", "a vampire in the attic", "a demon in the woods"],
-    "Comedy": ["a wedding goes wrong", "two clumsy detectives", "a talking dog", "a prank war at school", "a chef who cannot cook", "a road trip with grandma"],
-    "Animation": ["a brave little robot", "talking toys", "a dragon who learns to fly", "a lost fish", "a magical forest of cartoon animals", "a princess and a snowman"],
-    "Western": ["a sheriff and an outlaw", "a cattle drive", "a gold rush town", "a duel at noon", "a stagecoach robbery", "a lonely gunslinger"],
-    "Romance": ["strangers in love in Paris", "a summer love letter", "a planner in love with the groom", "lovers parted by war", "a second chance at first love", "a love triangle in Venice"],
+    "Horror": [
+        "a haunted house",
+        "a masked killer",
+        "a cursed doll",
+        "zombies in a mall",
+        "a vampire in the attic",
+        "a demon in the woods",
+    ],
+    "Comedy": [
+        "a wedding goes wrong",
+        "two clumsy detectives",
+        "a talking dog",
+        "a prank war at school",
+        "a chef who cannot cook",
+        "a road trip with grandma",
+    ],
+    "Animation": [
+        "a brave little robot",
+        "talking toys",
+        "a dragon who learns to fly",
+        "a lost fish",
+        "a magical forest of cartoon animals",
+        "a princess and a snowman",
+    ],
+    "Western": [
+        "a sheriff and an outlaw",
+        "a cattle drive",
+        "a gold rush town",
+        "a duel at noon",
+        "a stagecoach robbery",
+        "a lonely gunslinger",
+    ],
+    "Romance": [
+        "strangers in love in Paris",
+        "a summer love letter",
+        "a planner in love with the groom",
+        "lovers parted by war",
+        "a second chance at first love",
+        "a love triangle in Venice",
+    ],
 }
 
 
@@ -47,7 +82,9 @@ def make_small_site(*, users_per_genre: int = 4, seed: int = 0) -> dict:
         genre, _ = Genre.objects.get_or_create(name=name)
         films[name] = []
         for i, plot in enumerate(plots):
-            movie = Movie.objects.create(title=f"{name} Story {i + 1}", year=1990 + i, overview=f"A {name.lower()} film about {plot}.")
+            movie = Movie.objects.create(
+                title=f"{name} Story {i + 1}", year=1990 + i, overview=f"A {name.lower()} film about {plot}."
+            )
             movie.genres.set([genre])
             films[name].append(movie)
     names = list(GENRES)
@@ -140,24 +177,31 @@ def file_database(path: Path) -> Iterator[Path]:
 
 @contextmanager
 def app_broker(url: str) -> Iterator[None]:
-    """Publish from this process to ``url``: the Celery app caches its connection pools."""
+    """Publish from this process to ``url``.
+
+    Celery gives the CELERY_BROKER_URL environment variable precedence over its
+    configuration, and caches connection pools, so both are switched and reset.
+    """
     from movierec.celery import app
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
+        app._pool = None  # dropped, not closed: kombu's global pool registry may still hand it out
         if "amqp" in app.__dict__:
             app.amqp._producer_pool = None
 
-    saved = app.conf.broker_url
+    saved_conf, saved_env = app.conf.broker_url, os.environ.get("CELERY_BROKER_URL")
     reset()
     app.conf.broker_url = url
+    os.environ["CELERY_BROKER_URL"] = url
     try:
         yield
     finally:
         reset()
-        app.conf.broker_url = saved
+        app.conf.broker_url = saved_conf
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
 
 
 def closed_port() -> int:
@@ -206,8 +250,23 @@ class Worker:
 
     def start(self, timeout: float = 60) -> Worker:
         self._log = self.log_path.open("w")
-        cmd = [sys.executable, "-m", "celery", "-A", "movierec", "worker", "-Q", "default,ml", "--pool=solo",
-               "--loglevel=INFO", "-n", f"test{os.getpid()}-{time.monotonic_ns()}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "movierec",
+            "worker",
+            "-Q",
+            "default,ml",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-n",
+            f"test{os.getpid()}-{time.monotonic_ns()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         wait_for(lambda: "ready." in self.log() or self.proc.poll() is not None, timeout, "worker ready", self)
         assert self.proc.poll() is None, f"worker exited early:\n{self.log()[-3000:]}"
@@ -263,7 +322,12 @@ def live_site(tmp_path: Path, django_db_blocker, broker_url: str) -> Iterator[di
     from django.test import override_settings
 
     media = tmp_path / "media"
-    with django_db_blocker.unblock(), file_database(tmp_path / "db.sqlite3") as db, override_settings(MEDIA_ROOT=media), app_broker(broker_url):
+    with (
+        django_db_blocker.unblock(),
+        file_database(tmp_path / "db.sqlite3") as db,
+        override_settings(MEDIA_ROOT=media),
+        app_broker(broker_url),
+    ):
         site = make_small_site()
         yield {"db": db, "media": media, "broker_url": broker_url, "tmp": tmp_path, **site}
 
@@ -308,7 +372,12 @@ def check_full_chain(live: dict, worker: Worker) -> None:
     assert ModelVersion.objects.get(pk=base.pk).status == "ready"
     state = TrainingState.objects.get(pk=1)
     assert state.lock_owner == "" and state.last_trained_at is not None
-    results = dict(TaskResult.objects.filter(task_id__in=version.data_counts["tasks"].values()).values_list("task_name", "status"))
-    assert results == {f"recommendations.tasks.{name}": "SUCCESS" for name in ("fine_tune_encoder", "refresh_embeddings", "train_collab", "evaluate_and_promote")}
+    results = dict(
+        TaskResult.objects.filter(task_id__in=version.data_counts["tasks"].values()).values_list("task_name", "status")
+    )
+    assert results == {
+        f"recommendations.tasks.{name}": "SUCCESS"
+        for name in ("fine_tune_encoder", "refresh_embeddings", "train_collab", "evaluate_and_promote")
+    }
     # This process (standing in for a web server) picks the new version up without a restart.
     wait_for(lambda: store.active_bundle().version_id == version.pk, 5, "serving to follow the pointer")

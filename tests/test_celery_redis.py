@@ -16,7 +16,9 @@ BROKER = os.environ.get("CELERY_BROKER_URL", "")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not BROKER.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://127.0.0.1:6379/0 to run against Redis"),
+    pytest.mark.skipif(
+        not BROKER.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://127.0.0.1:6379/0 to run against Redis"
+    ),
 ]
 
 

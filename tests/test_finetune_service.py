@@ -55,7 +55,9 @@ def test_pairs_come_from_the_train_part_only(site):
     now = timezone.now()
     for i, user in enumerate(site["users"]):
         # Everyone's most recent rating: always held out.
-        Rating.objects.create(user_id=user, movie=secret, value=5.0, created_at=now + timedelta(seconds=i), updated_at=now + timedelta(seconds=i))
+        Rating.objects.create(
+            user_id=user, movie=secret, value=5.0, created_at=now + timedelta(seconds=i), updated_at=now + timedelta(seconds=i)
+        )
     split = training.build_split()
     texts = training.catalogue_text_map()
 

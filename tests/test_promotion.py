@@ -143,7 +143,9 @@ def test_admin_charts_buttons_and_tasks_view(site, client, staff, monkeypatch):
     worse = candidate_with("random")
     ModelVersion.objects.filter(pk=worse.pk).update(loss_curve=[2.1, 1.9, 1.7, 1.8, 1.5, 1.4, 1.3, 1.35, 1.2, 1.1, 1.05])
     training.evaluate_version(worse.pk)
-    TaskResult.objects.create(task_id=worse.data_counts["tasks"]["fine_tune"], task_name="recommendations.tasks.fine_tune_encoder", status="SUCCESS")
+    TaskResult.objects.create(
+        task_id=worse.data_counts["tasks"]["fine_tune"], task_name="recommendations.tasks.fine_tune_encoder", status="SUCCESS"
+    )
     client.force_login(staff)
 
     page = client.get("/admin/recommendations/modelversion/").content.decode()

@@ -43,9 +43,13 @@ def test_sigkill_mid_fine_tune_then_sweep_then_next_chain(tmp_path, django_db_bl
         try:
             # Kill once TensorFlow is at work inside the fine-tune task.
             wait_for(
-                lambda: ModelVersion.objects.filter(pk=doomed.version_id, progress_message__startswith="fine-tune: loss").exists()
-                or ModelVersion.objects.filter(pk=doomed.version_id, progress_message__startswith="fine-tune: step").exists(),
-                300, "fine-tuning to start", worker,
+                lambda: (
+                    ModelVersion.objects.filter(pk=doomed.version_id, progress_message__startswith="fine-tune: loss").exists()
+                    or ModelVersion.objects.filter(pk=doomed.version_id, progress_message__startswith="fine-tune: step").exists()
+                ),
+                300,
+                "fine-tuning to start",
+                worker,
             )
             worker.kill()
         finally:
@@ -158,3 +162,22 @@ class _FakeChain:
 
     def apply_async(self, **options):
         self.sent.append(self.version_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_long_opaque_call_keeps_heartbeating_from_a_side_thread(settings, tmp_path):
+    """An EASE fit or a model load gives no progress callbacks; a side thread keeps the version alive."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MOVIEREC = {**settings.MOVIEREC, "HEARTBEAT_STALE_SECONDS": 5}  # a beat every second
+    version = training.start_version(reason="test")
+    run = training._claim(version.pk, "collab", "task-1")
+    assert run is not None
+    first = ModelVersion.objects.get(pk=version.pk).heartbeat_at
+
+    with run.beating(0.5, "fitting"):
+        time.sleep(2.5)  # stands in for the long call
+        beaten = ModelVersion.objects.get(pk=version.pk)
+
+    assert beaten.heartbeat_at > first and beaten.progress_message == "collab: fitting"
+    lock = TrainingState.objects.get(pk=1)
+    assert lock.lock_owner == f"v{version.pk}:task-1" and lock.lock_expires_at > timezone.now()
