@@ -1,7 +1,7 @@
 """The full retraining chain through a real worker with Redis as the broker.
 
-Runs only when CELERY_BROKER_URL points at Redis (CI sets
-CELERY_BROKER_URL=redis://127.0.0.1:6379/0 for this test); its queues are purged first.
+Runs only when MOVIEREC_TEST_REDIS_URL (or CELERY_BROKER_URL) points at Redis; scripts/test.sh sets
+MOVIEREC_TEST_REDIS_URL when a Redis server answers on 127.0.0.1:6379. Its queues are purged first.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import pytest
 
 from tests.celery_worker import check_full_chain, live_site, purge, start_worker
 
-BROKER = os.environ.get("CELERY_BROKER_URL", "")
+BROKER = os.environ.get("MOVIEREC_TEST_REDIS_URL") or os.environ.get("CELERY_BROKER_URL", "")
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not BROKER.startswith("redis://"), reason="set CELERY_BROKER_URL=redis://127.0.0.1:6379/0 to run against Redis"
+        not BROKER.startswith("redis://"), reason="set MOVIEREC_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run against Redis"
     ),
 ]
 
