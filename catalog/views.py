@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from catalog import selectors, services
 from catalog.forms import BrowseForm, RatingForm
 from catalog.models import Movie
+
+LISTS = ("watchlist", "not-interested")
 
 
 def browse(request: HttpRequest) -> HttpResponse:
@@ -33,11 +40,21 @@ def browse(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/browse.html", context)
 
 
-def card_context(request: HttpRequest, movies) -> dict:
+def card_context(request: HttpRequest, movies: Iterable[Movie]) -> dict[str, Any]:
     """What cards need to show the user's state, in a fixed number of queries."""
     ids = [m.pk for m in movies]
     watch, hidden = selectors.user_list_ids(request.user)
     return {"my_ratings": selectors.user_rating_map(request.user, ids), "watchlist_ids": watch, "hidden_ids": hidden}
+
+
+def distribution_chart(distribution: list[tuple[float, int]], height: int = 60) -> list[dict[str, Any]]:
+    """Bars for the small rating chart: one per half star, scaled to the tallest."""
+    tallest = max((n for _step, n in distribution), default=0) or 1
+    bars = []
+    for i, (step, n) in enumerate(distribution):
+        h = round(height * n / tallest) if n else 0
+        bars.append({"step": step, "n": n, "x": i * 22 + 2, "h": max(h, 1), "y": height - max(h, 1)})
+    return bars
 
 
 def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -46,15 +63,34 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     similar = rec_selectors.similar_movies(movie, k=12)
     rating = selectors.user_rating_for(request.user, movie)
+    cards = card_context(request, [movie, *[s.movie for s in similar]])
+    similar = [s for s in similar if s.movie_id not in cards["hidden_ids"]]
+    distribution = selectors.rating_distribution(movie)
     context = {
         "movie": movie,
         "my_rating": rating,
-        "form": RatingForm(initial={"value": str(rating.value) if rating else None}),
-        "distribution": selectors.rating_distribution(movie),
+        "distribution": distribution,
+        "chart": distribution_chart(distribution),
         "similar": similar,
-        **card_context(request, [movie, *[s.movie for s in similar]]),
+        **cards,
     }
     return render(request, "catalog/detail.html", context)
+
+
+def _announce(response: HttpResponse, text: str, **events: Any) -> HttpResponse:
+    """htmx events for the page: a message for screen readers (and the toast), plus any others.
+
+    JSON with ASCII escapes keeps non-English text intact in the header.
+    """
+    response["HX-Trigger"] = json.dumps({"movierec:announce": text, **events}, ensure_ascii=True)
+    return response
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
 
 
 @login_required
@@ -62,28 +98,61 @@ def movie_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def rate(request: HttpRequest, pk: int) -> HttpResponse:
     movie = get_object_or_404(Movie, pk=pk)
     form = RatingForm(request.POST)
+    htmx = bool(request.headers.get("HX-Request"))
     if not form.is_valid():
-        if request.headers.get("HX-Request"):
-            return HttpResponse(form.errors["value"][0], status=400)
-        for error in form.errors.get("value", []):
-            messages.error(request, error)
+        error = form.errors["value"][0]
+        if htmx:
+            return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+        messages.error(request, error)
         return redirect(movie)
-    services.rating_upsert(user=request.user, movie=movie, value=form.cleaned_data["value"])
-    if request.headers.get("HX-Request"):
-        return render(request, "catalog/_stars.html", {"movie": movie, "value": form.cleaned_data["value"]})
-    messages.success(request, _("Saved your rating of %(title)s.") % {"title": movie.title})
-    return redirect(request.POST.get("next") or movie.get_absolute_url())
+    value = form.cleaned_data["value"]
+    services.rating_upsert(user=request.user, movie=movie, value=value)
+    text = _("Saved: %(value)s stars for %(title)s.") % {"value": f"{value:g}", "title": movie.title}
+    if htmx:
+        big = request.POST.get("size") == "large"
+        response = render(
+            request,
+            "catalog/_stars.html",
+            {"movie": movie, "value": value, "large": big, "fragment": True, "next_url": _safe_next(request, movie.get_absolute_url())},
+        )
+        return _announce(response, text, **{"movierec:rated": {"movie": movie.pk, "count": request.user.ratings.count()}})
+    messages.success(request, text)
+    return redirect(_safe_next(request, movie.get_absolute_url()))
 
 
 @login_required
 @require_POST
 def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
-    movie = get_object_or_404(Movie, pk=pk)
+    """Add to / remove from the watchlist or the not-interested list.
+
+    htmx callers say where the button lives (``context``): on a card, "not interested"
+    turns the card into a short notice with an Undo button, and Undo brings the card back;
+    elsewhere the button itself is swapped for its new state.
+    """
+    if which not in LISTS:
+        raise Http404
+    movie = get_object_or_404(selectors.movie_base_queryset(), pk=pk)
     add = request.POST.get("action", "add") == "add"
     if which == "watchlist":
         (services.watchlist_add if add else services.watchlist_remove)(user=request.user, movie=movie)
+        text = (_("Added %(title)s to your watchlist.") if add else _("Removed %(title)s from your watchlist.")) % {"title": movie.title}
     else:
         (services.not_interested_add if add else services.not_interested_remove)(user=request.user, movie=movie)
-    if request.headers.get("HX-Request"):
-        return HttpResponse(status=204 if which == "watchlist" else 200)
-    return redirect(request.POST.get("next") or movie.get_absolute_url())
+        text = (_("%(title)s is hidden from your recommendations.") if add else _("%(title)s is back in your recommendations.")) % {
+            "title": movie.title
+        }
+    if not request.headers.get("HX-Request"):
+        messages.success(request, text)
+        return redirect(_safe_next(request, movie.get_absolute_url()))
+    where = request.POST.get("context", "")
+    back = {"next_url": _safe_next(request, movie.get_absolute_url())}
+    if where == "list":
+        response = HttpResponse("")  # the row leaves the list
+    elif which == "not-interested" and where == "card":
+        if add:
+            response = render(request, "catalog/_hidden_card.html", {"movie": movie, **back})
+        else:
+            response = render(request, "catalog/_card.html", {"movie": movie, "autofocus": True, **back, **card_context(request, [movie])})
+    else:
+        response = render(request, "catalog/_list_button.html", {"movie": movie, "which": which, "on": add, "where": where, "autofocus": True, **back})
+    return _announce(response, text)

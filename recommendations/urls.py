@@ -9,5 +9,5 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("me/", views.my_lists, name="my_lists"),
     path("me/ratings.csv", views.ratings_csv, name="ratings_csv"),
-    path("posters/<int:pk>.svg", views.poster, name="poster"),
+    path("posters/<pk:pk>.svg", views.poster, name="poster"),
 ]

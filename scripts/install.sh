@@ -20,7 +20,7 @@ if [[ ! -f "$STAMP" ]]; then
 fi
 if [[ "${1:-}" == "--dev" ]] && ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser tests…"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
     || echo "warning: could not install chromium; browser tests will be skipped"
 fi
 if ! command -v msgfmt >/dev/null 2>&1; then
@@ -28,5 +28,5 @@ if ! command -v msgfmt >/dev/null 2>&1; then
     || echo "warning: could not install gettext; translations stay uncompiled"
 fi
 if ls locale/*/LC_MESSAGES/django.po >/dev/null 2>&1 && command -v msgfmt >/dev/null 2>&1; then
-  DJANGO_DEBUG=1 .venv/bin/python manage.py compilemessages -v0
+  DJANGO_DEBUG=1 .venv/bin/python manage.py compilemessages --ignore=.venv --ignore=var -v0
 fi
