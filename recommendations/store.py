@@ -65,6 +65,7 @@ class Bundle:
     collab_rows: np.ndarray | None = None  # collab item index -> embedding row
     blend: dict = field(default_factory=dict)
     popularity: np.ndarray | None = None  # per embedding row, log-scaled and z-scored
+    films: dict = field(default_factory=dict)  # movie id -> (loaded_at, Movie): engine's film-card cache
 
 
 def load_bundle(version: ModelVersion) -> Bundle:

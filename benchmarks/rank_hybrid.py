@@ -1,0 +1,132 @@
+"""Per-user cost of the hybrid ranking against a bare ``E @ u`` plus top-k, on the same matrices.
+
+Loads the active model of a copy of a database (default var/db.sqlite3 + var/media: ml-latest-small,
+9.7k x 384 embeddings and the EASE collaborative model) and every user's profile, then times,
+per user and interleaved round by round, in CPU time of the calling thread (BLAS runs single-threaded,
+as in a web worker), so that time taken by other processes on a shared machine does not count:
+
+* bare: ``scores = E @ u`` and an unsorted ``argpartition`` top-k, ``u`` the user's taste vector
+  (precomputed: the floor any ranking over this matrix pays);
+* hybrid: ``engine.score_user`` (taste vector, content scores, collaborative scores, popularity
+  prior, z-scored blend) plus ``ranking.top_k`` without rated and hidden films, sorted, exact ties;
+* shortlist: hybrid with k = 300 plus the explanations of all 300 candidates, i.e. everything a
+  cache miss computes except its 3 small database reads.
+
+    .venv/bin/python benchmarks/rank_hybrid.py [--rounds 5] [--k 20]
+
+Target (issue 8): hybrid <= 3 x bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=ROOT / "var" / "db.sqlite3", help="copied, never written")
+    parser.add_argument("--media", type=Path, default=ROOT / "var" / "media")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--blas-threads", type=int, default=1, help="as in a web worker; 0 leaves it unset")
+    args = parser.parse_args()
+    if args.blas_threads:
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(args.blas_threads)
+
+    from load_recs import prepare_copy
+
+    work = Path(tempfile.mkdtemp(prefix="movierec-rank-"))
+    db, media = prepare_copy(args.db, args.media, work)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="movierec.settings",
+        DJANGO_DEBUG="1",
+        SQLITE_PATH=str(db),
+        MOVIEREC_VAR_DIR=str(work),
+        DJANGO_MEDIA_ROOT=str(media),
+    )
+    import django
+
+    django.setup()
+    import numpy as np
+
+    from accounts.models import User
+    from recommendations import engine, store
+    from recommendations.ml.ranking import top_k
+
+    bundle = store.active_bundle()
+    if bundle is None:
+        sys.exit("no active model in that database")
+    users = list(User.objects.filter(ratings__isnull=False).distinct().order_by("pk"))
+    profiles = [engine.user_profile(u) for u in users]
+    vectors = [engine.taste(bundle, p)[0] for p in profiles]
+    matrix, k = bundle.matrix, args.k
+
+    def bare(i: int) -> None:
+        scores = matrix @ vectors[i]
+        np.argpartition(-scores, k)[:k]
+
+    def hybrid(i: int, kk: int = k) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = profiles[i]
+        scores, rated_rows, weights = engine.score_user(bundle, p)
+        exclude = np.concatenate([rated_rows, engine._rows(bundle, p.hidden_ids)])
+        top, _ = top_k(scores, kk, exclude)
+        return top, rated_rows, weights
+
+    def shortlist(i: int) -> None:
+        top, rated_rows, weights = hybrid(i, engine.CANDIDATES)
+        engine._explain_pairs(bundle, top, rated_rows, weights)
+
+    def per_user_us(fn) -> list[float]:
+        out = []
+        for i in range(len(profiles)):
+            t = time.thread_time()
+            fn(i)
+            out.append((time.thread_time() - t) * 1e6)
+        return out
+
+    for fn in (bare, hybrid, shortlist):  # warm caches and code paths
+        per_user_us(fn)
+    timings: dict[str, list[float]] = {"bare": [], "hybrid": [], "shortlist": []}
+    per_round: dict[str, list[float]] = {name: [] for name in timings}
+    for _ in range(args.rounds):
+        for name, fn in (("bare", bare), ("hybrid", hybrid), ("shortlist", shortlist)):
+            us = per_user_us(fn)
+            timings[name] += us
+            per_round[name].append(statistics.mean(us))
+
+    n_rated = np.array([len(p.movie_ids) for p in profiles])
+    collab = getattr(bundle.collab, "kind", "none")
+    print(
+        f"{len(profiles)} users (ratings per user: median {int(np.median(n_rated))}, max {n_rated.max()}), "
+        f"E {matrix.shape[0]} x {matrix.shape[1]} float32, collaborative model: {collab}, k = {k}, "
+        f"BLAS threads {args.blas_threads or 'unset'}, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"\n{'per user':<34}{'mean us':>10}{'p50 us':>10}{'p99 us':>10}{'x bare (mean)':>15}")
+    base = statistics.median(per_round["bare"])
+    labels = {
+        "bare": "bare E @ u + argpartition",
+        "hybrid": "hybrid score_user + top_k",
+        "shortlist": f"hybrid top {engine.CANDIDATES} + explanations",
+    }
+    for name, us in timings.items():
+        mean = statistics.median(per_round[name])
+        print(
+            f"{labels[name]:<34}{mean:>10.0f}{np.percentile(us, 50):>10.0f}{np.percentile(us, 99):>10.0f}{mean / base:>14.2f}x"
+        )
+    ratio = statistics.median(per_round["hybrid"]) / base
+    print(f"\n{'met' if ratio <= 3 else 'MISSED'}: hybrid ranking {ratio:.2f}x bare (target <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

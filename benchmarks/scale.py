@@ -1,0 +1,397 @@
+"""ML-32M scale on this machine, from the synthetic data of benchmarks/synth_ml32m.py.
+
+Each step runs in its own child process (so memory figures are that process's own) and
+prints one JSON line; the parent prints a summary and writes it with --json.
+
+* import: the project's importer (parse_dataset + import_dataset, i.e. manage.py import_movielens)
+  into a fresh SQLite database: all films, and the ratings of the first --import-users users (a slice:
+  the parser holds every row in memory, so 32M rows would need tens of GB). The films time is
+  measured on all of them; the ratings time is extrapolated linearly from the slice to 32M.
+* train: the collaborative model exactly as train_collab fits it (fit_collab, kind auto: RP3beta
+  above 20k films) on all 32M ratings, BLAS on 2 threads; wall time and peak memory.
+* serve: a serving process: Django set up, then store.load_bundle on an 87k x 384 float32
+  embedding artifact plus the trained collaborative artifact (through the storage API, as
+  production loads it). RSS after loading and its peak. Then the cost of one user's cache miss
+  (engine.score_user + top 300 + explanations, everything but 3 small DB reads) for 300 users drawn
+  at random: p50/p99. A cache hit does not depend on the catalogue size (see load_recs.py).
+* embed: films/s of the base encoder on film texts of realistic length, extrapolated to the
+  catalogue (a full refresh; a refresh with only_changed embeds only new and edited films).
+* ann: exact top-k (E @ u + argpartition, d = 384) per query as the catalogue grows, to place the
+  point where an approximate index (FAISS HNSW, Atlas Vector Search) should take over.
+
+    .venv/bin/python benchmarks/synth_ml32m.py --out var/synth
+    .venv/bin/python benchmarks/scale.py --data var/synth [--steps import,train,serve,embed,ann] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+STEPS = ("import", "train", "serve", "embed", "ann")
+
+
+def mem_mb() -> dict[str, float]:
+    """This process's resident memory now and at its peak (VmRSS, VmHWM), in MB."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return {"rss_mb": round(fields["VmRSS"]), "peak_mb": round(fields["VmHWM"])}
+
+
+def django_env(work: Path, database: bool) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="movierec.settings",
+        DJANGO_DEBUG="1",
+        MOVIEREC_VAR_DIR=str(work),
+        DJANGO_MEDIA_ROOT=str(work / "media"),
+        SQLITE_PATH=str(work / "db.sqlite3"),
+        MOVIEREC_STARTER_AUTOLOAD="0",
+        TOKENIZERS_PARALLELISM="false",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+    )
+    import django
+
+    django.setup()
+    if database:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+
+def load_synth(data: Path) -> dict[str, Any]:
+    import numpy as np
+
+    with np.load(data / "synth.npz") as z:
+        return {k: np.asarray(z[k]) for k in z.files}
+
+
+# --- steps (each in a child process) --------------------------------------------
+
+
+def step_import(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    synth = load_synth(args.data)
+    total_ratings = int(synth["users"].size)
+    keep = synth["users"] <= args.import_users
+    slice_dir = work / "slice"
+    slice_dir.mkdir()
+    (slice_dir / "movies.csv").write_bytes((args.data / "movies.csv").read_bytes())
+    with (slice_dir / "ratings.csv").open("w") as out:
+        out.write("userId,movieId,rating,timestamp\n")
+        cols = (synth["users"][keep], synth["movies"][keep], synth["halves"][keep] / 2, synth["stamps"][keep])
+        out.write("".join(f"{u},{m},{v:.1f},{t}\n" for u, m, v, t in zip(*(c.tolist() for c in cols), strict=True)))
+    n_slice = int(keep.sum())
+    del synth, keep, cols
+    import gc
+
+    gc.collect()
+    django_env(work, database=True)
+    from catalog.importer import import_dataset
+    from catalog.movielens import parse_dataset
+
+    phases: dict[str, float] = {}
+
+    def timed(label: str, items):
+        start = time.perf_counter()
+        yield from items
+        phases[label] = phases.get(label, 0.0) + time.perf_counter() - start
+
+    before = mem_mb()["rss_mb"]
+    t0 = time.perf_counter()
+    data = parse_dataset(slice_dir)
+    t_parse = time.perf_counter() - t0
+    parsed_mb = mem_mb()["rss_mb"] - before
+    t1 = time.perf_counter()
+    import_dataset(data, progress=timed)
+    t_import = time.perf_counter() - t1
+    films = len(data.movies)
+    t_ratings = phases.get("ratings", 0.0)
+    t_films = t_import - t_ratings  # films, genres, credits, users, counters
+    # Parsing is linear in rows; films are ~1/50 of the slice's rows here, so charge it all to ratings.
+    per_rating = (t_ratings + t_parse) / n_slice
+    return {
+        "films": films,
+        "slice_users": args.import_users,
+        "slice_ratings": n_slice,
+        "seconds_parse": round(t_parse, 1),
+        "seconds_films_and_rest": round(t_films, 1),
+        "seconds_ratings": round(t_ratings, 1),
+        "ratings_per_second": round(n_slice / (t_ratings + t_parse)),
+        "extrapolated_seconds_all_ratings": round(per_rating * total_ratings),
+        "extrapolated_hours_total": round((t_films + per_rating * total_ratings) / 3600, 2),
+        "parsed_mb_per_million_ratings": round(parsed_mb / (n_slice / 1e6)),
+        "np": np.__version__,
+    }
+
+
+def step_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from recommendations.ml.collab import fit_collab
+
+    synth = load_synth(args.data)
+    users, movies = synth["users"], synth["movies"]
+    del synth
+    t0 = time.perf_counter()
+    item_ids, user_ids = np.unique(movies), np.unique(users)
+    u, i = np.searchsorted(user_ids, users), np.searchsorted(item_ids, movies)
+    model = fit_collab((u, i, np.ones(len(u), np.float32)), len(item_ids))
+    seconds = time.perf_counter() - t0
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    model.save(work / "collab.npz")
+    np.savez(work / "collab_index.npz", movie_ids=item_ids.astype(np.int64))
+    nnz = int(model.weights.nnz) if hasattr(model.weights, "nnz") else int(model.weights.size)
+    return {
+        "kind": model.kind,
+        "items": len(item_ids),
+        "users": len(user_ids),
+        "interactions": len(u),
+        "weights_nnz": nnz,
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu.ru_utime + cpu.ru_stime, 1),
+        "artifact_mb": round((work / "collab.npz").stat().st_size / 2**20),
+        **mem_mb(),
+    }
+
+
+def step_serve(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    synth = load_synth(args.data)
+    django_env(work, database=False)
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from recommendations import engine, store
+    from recommendations.ml.ranking import top_k
+
+    # Artifacts as training writes them (made here, before the baseline is taken).
+    film_ids = np.unique(synth["movies"]).astype(np.int64)
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(len(film_ids), 384)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    embeddings_path = store.save_embeddings(1, film_ids, matrix, np.array(["0" * 16] * len(film_ids)))
+    collab_path = default_storage.save("models/v1/collab.npz", ContentFile((work / "collab.npz").read_bytes()))
+    with np.load(work / "collab_index.npz") as z:
+        store.save_npz("models/v1/collab_index.npz", movie_ids=z["movie_ids"])
+    counts = np.bincount(synth["movies"], minlength=int(film_ids.max()) + 1)[film_ids]
+    pop = np.log1p(counts.astype(np.float32))
+    popularity = (pop - pop.mean()) / pop.std()
+    # The sample users' profiles, then drop the big arrays.
+    users = rng.choice(np.unique(synth["users"]), size=args.serve_users, replace=False)
+    mask = np.isin(synth["users"], users)
+    su, sm, sv, st = synth["users"][mask], synth["movies"][mask], synth["halves"][mask] / 2, synth["stamps"][mask]
+    profiles = []
+    for user in users:
+        sel = su == user
+        profiles.append(
+            engine.UserProfile(sm[sel].astype(np.int64), sv[sel].astype(np.float32), st[sel].astype(np.float64), np.zeros(0, np.int64))
+        )
+    del synth, mask, matrix, su, sm, sv, st
+    import gc
+
+    gc.collect()
+    baseline = mem_mb()
+
+    store._popularity = lambda movie_ids: popularity  # the DB holds no films here
+    version = SimpleNamespace(pk=1, embeddings_path=embeddings_path, collab_path=collab_path, metrics={})
+    t0 = time.perf_counter()
+    bundle = store.load_bundle(version)  # type: ignore[arg-type]
+    load_seconds = time.perf_counter() - t0
+    loaded = mem_mb()
+
+    def miss(p: engine.UserProfile) -> None:
+        scores, rated_rows, weights = engine.score_user(bundle, p)
+        top, _ = top_k(scores, engine.CANDIDATES, rated_rows)
+        engine._explain_pairs(bundle, top, rated_rows, weights)
+
+    for p in profiles[:10]:
+        miss(p)
+    wall, cpu = [], []
+    for p in profiles:
+        w, c = time.perf_counter(), time.thread_time()
+        miss(p)
+        cpu.append((time.thread_time() - c) * 1000)
+        wall.append((time.perf_counter() - w) * 1000)
+    n_rated = np.array([len(p.movie_ids) for p in profiles])
+    return {
+        "films": len(bundle.movie_ids),
+        "dim": int(bundle.matrix.shape[1]),
+        "collab": bundle.collab.kind,
+        "load_seconds": round(load_seconds, 1),
+        "baseline_rss_mb": baseline["rss_mb"],
+        "serving_rss_mb": loaded["rss_mb"],
+        "serving_peak_mb": loaded["peak_mb"],
+        "users_timed": len(profiles),
+        "ratings_per_user_median": int(np.median(n_rated)),
+        "miss_wall_ms_p50": round(float(np.percentile(wall, 50)), 1),
+        "miss_wall_ms_p99": round(float(np.percentile(wall, 99)), 1),
+        "miss_cpu_ms_p50": round(float(np.percentile(cpu, 50)), 1),
+        "miss_cpu_ms_p99": round(float(np.percentile(cpu, 99)), 1),
+    }
+
+
+def step_embed(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    django_env(work, database=False)
+    from recommendations.encoders import get_encoder
+    from recommendations.ml.text import FilmDoc, film_text
+
+    rng = np.random.default_rng(3)
+    vocab = [w for w in (ROOT / "benchmarks" / "synth_ml32m.py").read_text().split() if w.isalpha()][:400]
+    texts = [
+        film_text(
+            FilmDoc(
+                title=f"Film {i}",
+                year=1990 + i % 30,
+                genres=["Drama", "Crime"],
+                directors=["Some Director"],
+                cast=["Actor One", "Actor Two", "Actor Three"],
+                tags=["heist", "los angeles"],
+                overview=" ".join(rng.choice(vocab, size=60)),
+            )
+        )
+        for i in range(args.embed_films)
+    ]
+    t0 = time.perf_counter()
+    encoder = get_encoder("")
+    load = time.perf_counter() - t0
+    encoder.embed(texts[:32], batch_size=32)  # warm-up
+    t1 = time.perf_counter()
+    encoder.embed(texts, batch_size=64)
+    seconds = time.perf_counter() - t1
+    rate = len(texts) / seconds
+    return {
+        "films_timed": len(texts),
+        "films_per_second": round(rate, 1),
+        "encoder_load_seconds": round(load, 1),
+        "extrapolated_minutes_87k": round(87_000 / rate / 60, 1),
+        **mem_mb(),
+    }
+
+
+def step_ann(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Exact top-20 per query as the catalogue grows; with faiss-cpu installed, HNSW alongside it.
+
+    Vectors are clustered (400 centres + noise, unit rows), closer to real film embeddings than
+    i.i.d. noise, on which every ANN index does badly.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    centres = rng.standard_normal((400, 384), dtype=np.float32)
+    exact: dict[str, float] = {}
+    hnsw: dict[str, dict[str, float]] = {}
+    try:
+        import faiss  # optional: pip install faiss-cpu
+
+        faiss.omp_set_num_threads(1)
+    except ImportError:
+        faiss = None
+    for n in (10_000, 87_000, 250_000, 1_000_000):
+        matrix = centres[rng.integers(0, 400, n)] + 0.6 * rng.standard_normal((n, 384), dtype=np.float32)
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        queries = matrix[rng.integers(0, n, 50)] + 0.3 * rng.standard_normal((50, 384), dtype=np.float32)
+        times, truth = [], []
+        for q in queries:
+            t = time.thread_time()
+            scores = matrix @ q
+            truth.append(set(np.argpartition(-scores, 20)[:20].tolist()))
+            times.append((time.thread_time() - t) * 1000)
+        exact[str(n)] = round(float(np.median(times)), 2)
+        if faiss is not None and n <= args.ann_max:
+            index = faiss.IndexHNSWFlat(384, 32, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            t = time.perf_counter()
+            index.add(matrix)
+            build = time.perf_counter() - t
+            index.hnsw.efSearch = 256
+            times, hits = [], 0
+            for q, want in zip(queries, truth, strict=True):
+                t = time.thread_time()
+                _, found = index.search(q[None, :], 20)
+                times.append((time.thread_time() - t) * 1000)
+                hits += len(want & set(found[0].tolist()))
+            hnsw[str(n)] = {
+                "ms_per_query": round(float(np.median(times)), 3),
+                "recall_at_20": round(hits / (20 * len(queries)), 3),
+                "build_seconds": round(build, 1),
+            }
+        del matrix
+    return {"exact_topk_ms_per_query": exact, "hnsw": hnsw or "faiss-cpu not installed"}
+
+
+CHILD = {"import": step_import, "train": step_train, "serve": step_serve, "embed": step_embed, "ann": step_ann}
+
+
+def run_child(step: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    threads = "2" if step in ("train", "embed") else "1"  # training uses both cores; a web worker one
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = threads
+    cmd = [sys.executable, __file__, "--child", step, "--work", str(work), "--data", str(args.data)]
+    cmd += ["--import-users", str(args.import_users), "--serve-users", str(args.serve_users)]
+    cmd += ["--embed-films", str(args.embed_films), "--ann-max", str(args.ann_max)]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-2000:]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["step_seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "var" / "synth")
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--import-users", type=int, default=2000, help="users in the import slice (~160 ratings each)")
+    parser.add_argument("--serve-users", type=int, default=300)
+    parser.add_argument("--embed-films", type=int, default=512)
+    parser.add_argument("--ann-max", type=int, default=87_000, help="largest catalogue to build an HNSW index for")
+    parser.add_argument("--work", type=Path, help="where artifacts go (default: a temporary folder)")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        # train writes collab.npz where serve reads it; the others get a folder of their own.
+        work = args.work if args.child in ("train", "serve") else args.work / args.child
+        work.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(CHILD[args.child](args, work)))
+        return
+    work = args.work or Path(tempfile.mkdtemp(prefix="movierec-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    steps = [s for s in args.steps.split(",") if s]
+    if "serve" in steps and "train" not in steps and not (work / "collab.npz").exists():
+        sys.exit("serve needs train's artifact: add train to --steps or pass --work of an earlier run")
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}}
+    for step in STEPS:
+        if step in steps:
+            print(f"{step} …", flush=True)
+            results[step] = run_child(step, args, work)
+            print(json.dumps(results[step], indent=2), flush=True)
+    results["machine"]["loadavg_after"] = os.getloadavg()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print(f"artifacts in {work}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,624 @@
+"""The offline recommendation pipeline, shared by ``recommend_offline``, ``evaluate`` and the site.
+
+Given interactions and film texts, within a wall-clock budget:
+
+1. embed every film with the verified base encoder (MiniLM);
+2. if the budget allows, fine-tune the encoder on film -> film pairs (co-liked and
+   next-liked, the recipe of the site's training chain) built from the *fit* part of a
+   validation split carved from the training ratings, then re-embed; the base or the tuned
+   vectors are kept according to content-only nDCG on that validation split (which the
+   encoder never saw), so a short, unlucky fine-tune cannot make things worse;
+3. fit ``HybridModel`` (content-regularised EASE + content + popularity, blend weights per
+   activity bucket learnt on the same validation split);
+4. rank the top k unseen films per user (``recommend``).
+
+Budget. Each stage is planned from a cost model before it starts: the EASE solve is timed
+on a small matrix and scaled by n³, the embedding throughput is measured on the base pass,
+and fine-tuning gets what is left after reserving re-embedding and the hybrid fit. Stages
+that do not fit are skipped (content, then fine-tuning) or shrunk (fewer cold-start
+simulations, then the collaborative catalogue is cut to the most-interacted films) rather
+than overrunning. ``fine_tune`` also gets a hard ``max_seconds`` stop.
+
+Determinism. Everything is seeded. The one timing-dependent choice is how many fine-tuning
+steps fit the budget: pass ``finetune_steps`` to pin it; the plan actually used is in
+``PipelineResult.budget``.
+
+Nothing here imports TensorFlow at import time (fork hazard, shared/docs/ml-stack.md).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from .collab import EASE_MAX_ITEMS, carve_validation, default_grid
+from .hybrid import HybridModel, taste_scores
+from .metrics import per_user_ndcg, top_k, top_k_fast
+
+__all__ = [
+    "Budget",
+    "CostModel",
+    "Dataset",
+    "PipelineConfig",
+    "PipelineResult",
+    "build_dataset",
+    "calibrate",
+    "content_validation_ndcg",
+    "estimate_hybrid_seconds",
+    "finetune_pairs",
+    "plan_hybrid",
+    "recommend",
+    "run_pipeline",
+]
+
+Log = Callable[[str], None]
+
+
+class EncoderLike(Protocol):
+    def embed(self, texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray: ...
+
+
+# ---------------------------------------------------------------------------------- data
+
+
+@dataclass
+class Dataset:
+    """Interactions on dense indices, plus one text per item ("" = no text, zero vector)."""
+
+    user_ids: np.ndarray  # original ids, index -> id
+    item_ids: np.ndarray
+    users: np.ndarray  # per rating: user index
+    items: np.ndarray  # per rating: item index
+    values: np.ndarray  # per rating: the rating (only "liked" pairs for fine-tuning use it)
+    timestamps: np.ndarray
+    texts: list[str]
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def matrix(self, rows: np.ndarray | None = None) -> sp.csr_matrix:
+        """Binary user x item CSR (all ratings, or the ones selected by ``rows``)."""
+        u, i = (self.users, self.items) if rows is None else (self.users[rows], self.items[rows])
+        x = sp.csr_matrix((np.ones(len(u), np.float32), (u, i)), shape=(self.n_users, self.n_items))
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        return x
+
+
+def _natural_order(ids: np.ndarray) -> np.ndarray:
+    """Sorted unique ids: numerically when every id is an integer, else as strings."""
+    uniq = np.unique(np.asarray(ids).astype(str))
+    try:
+        as_int = np.array([int(s) for s in uniq], dtype=np.int64)
+    except ValueError:
+        return uniq
+    order = np.argsort(as_int, kind="stable")
+    return uniq[order]
+
+
+def build_dataset(
+    user_ids: Sequence[Any] | np.ndarray,
+    item_ids: Sequence[Any] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    timestamps: Sequence[float] | np.ndarray,
+    texts: dict[str, str] | None = None,
+) -> Dataset:
+    """Index ratings whose ids may be strings or ints; the catalogue is films in ``texts``
+    plus every rated film (rated films without a text get none)."""
+    users_raw = np.asarray(user_ids).astype(str)
+    items_raw = np.asarray(item_ids).astype(str)
+    texts = texts or {}
+    uid = _natural_order(users_raw)
+    iid = _natural_order(np.concatenate([items_raw, np.array(list(texts), dtype=str)]))
+    # np.unique sorts lexicographically; map through a dict to respect the natural order.
+    u_pos = {s: n for n, s in enumerate(uid.tolist())}
+    i_pos = {s: n for n, s in enumerate(iid.tolist())}
+    return Dataset(
+        user_ids=uid,
+        item_ids=iid,
+        users=np.fromiter((u_pos[s] for s in users_raw.tolist()), dtype=np.int64, count=len(users_raw)),
+        items=np.fromiter((i_pos[s] for s in items_raw.tolist()), dtype=np.int64, count=len(items_raw)),
+        values=np.asarray(values, dtype=np.float32),
+        timestamps=np.asarray(timestamps, dtype=np.float64),
+        texts=[texts.get(s, "") for s in iid.tolist()],
+    )
+
+
+# -------------------------------------------------------------------------------- budget
+
+
+class Budget:
+    """Wall-clock accounting against one deadline; each stage's seconds are recorded."""
+
+    def __init__(self, total_seconds: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.total = float(total_seconds)
+        self.clock = clock
+        self.started = clock()
+        self.stages: dict[str, float] = {}
+        self.plan: dict[str, Any] = {}
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        return self.total - self.elapsed()
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = self.clock()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + self.clock() - t0
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "budget_seconds": round(self.total, 1),
+            "elapsed_seconds": round(self.elapsed(), 1),
+            "stages": {k: round(v, 1) for k, v in self.stages.items()},
+            "plan": self.plan,
+        }
+
+
+@dataclass
+class CostModel:
+    """Planning constants. Encoder numbers are from shared/docs/ml-stack.md (2 cores), on the
+    slow side: they only decide whether a stage is attempted; measured speeds take over once known."""
+
+    encoder_load_seconds: float = 20.0  # import TF, load, first traced call
+    embed_texts_per_second: float = 30.0  # TMDB overviews (~80 tokens), loaded machine
+    finetune_trace_seconds: float = 40.0  # first step traces the training graph
+    finetune_step_seconds: float = 2.6  # batch 32, max_length 128
+    min_finetune_steps: int = 25  # fewer steps than this do not move the encoder
+    safety_fraction: float = 0.05  # of the budget, kept for ranking and writing
+
+
+# Fitted on this 2-core machine: one float64 inverse took 0.48 s at 1.2k items and 117 s at
+# 9.7k (both under load), i.e. growth ~n^2.7 (BLAS is more efficient on big matrices than
+# a plain n^3 extrapolation assumes).
+INVERSE_EXPONENT = 2.7
+# Blend-weight search: per cold simulation, every validation user x item x grid triple.
+GRID_SECONDS_PER_CELL = 4e-8
+GRID_SIZE = 183
+
+
+def _time_inverse(m: int, seed: int = 0) -> float:
+    """Seconds for one m x m SPD inverse on this machine, now (best of 3: on a shared machine
+    a single small timing is mostly noise from other processes)."""
+    rng = np.random.default_rng(seed)
+    a = rng.random((m, 64))
+    g = a @ a.T + m * np.eye(m)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        np.linalg.inv(g)
+        times.append(time.perf_counter() - t0)
+    return float(min(times))
+
+
+def calibrate(n_items: int, seed: int = 0) -> tuple[int, float]:
+    """(m, seconds of one m x m inverse) for ``estimate_hybrid_seconds``."""
+    m = max(2, min(n_items, 1500))
+    return m, _time_inverse(m, seed)
+
+
+def estimate_hybrid_seconds(
+    n_items: int,
+    n_users: int,
+    cold_repeats: int,
+    *,
+    calibration: tuple[int, float],
+    overhead: float = 1.25,
+) -> float:
+    """HybridModel.fit cost: one EASE inverse per grid point, per cold simulation and for the
+    refit (times ``overhead`` for Grams and prior products), plus the blend-weight search."""
+    m, t_m = calibration
+    t_inv = t_m * (n_items / m) ** INVERSE_EXPONENT
+    n_inverses = len(default_grid(n_items)) + cold_repeats + 1
+    grid = GRID_SECONDS_PER_CELL * cold_repeats * n_users * n_items * GRID_SIZE
+    return overhead * n_inverses * t_inv + grid + 0.5
+
+
+def plan_hybrid(
+    n_items: int,
+    n_users: int,
+    seconds: float,
+    *,
+    calibration: tuple[int, float] | None = None,
+    cold_repeats: int = 3,
+    overhead: float = 1.25,
+) -> dict[str, Any]:
+    """Fit-size plan for a budget: fewer cold simulations first, then fewer items.
+
+    Returns ``{"cold_repeats", "max_items", "estimate_seconds"}``; ``max_items`` < n_items
+    means the collaborative catalogue is cut to the most-interacted films (and never more
+    than ``EASE_MAX_ITEMS``, where dense EASE stops being sensible).
+    """
+    calibration = calibration or calibrate(n_items)
+
+    def est(n: int, r: int) -> float:
+        return estimate_hybrid_seconds(n, n_users, r, calibration=calibration, overhead=overhead)
+
+    n = min(n_items, EASE_MAX_ITEMS)
+    for r in sorted({cold_repeats, 1}, reverse=True):
+        if est(n, r) <= seconds:
+            return {"cold_repeats": r, "max_items": n, "estimate_seconds": round(est(n, r), 1)}
+    # Largest n with est(n, 1) <= seconds, by bisection (est is monotone within each side of
+    # default_grid's 5,000-item switch); never below 200 films.
+    lo, hi = 200, n
+    while hi - lo > 50:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if est(mid, 1) <= seconds else (lo, mid)
+    return {"cold_repeats": 1, "max_items": lo, "estimate_seconds": round(est(lo, 1), 1)}
+
+
+# ------------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class PipelineConfig:
+    k: int = 10
+    budget_seconds: float = 1200.0
+    seed: int = 42
+    content: bool = True  # embed films (MiniLM); False = collaborative + popularity only
+    finetune: bool = True  # fine-tune if the budget allows
+    finetune_seconds: float | None = None  # cap on fine-tuning time (None: what the budget leaves)
+    finetune_steps: int | None = None  # pin the number of steps (reproducible runs)
+    max_pairs: int = 8000
+    batch_size: int = 32
+    max_length: int = 128
+    lr: float = 2e-5
+    cold_repeats: int = 3
+    costs: CostModel = field(default_factory=CostModel)
+
+
+@dataclass
+class PipelineResult:
+    dataset: Dataset
+    model: HybridModel
+    item_cols: np.ndarray  # model column -> dataset item index
+    base_vectors: np.ndarray | None
+    tuned_vectors: np.ndarray | None
+    vectors: np.ndarray | None  # the ones the hybrid was fitted with (dataset item order)
+    budget: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def score(self, x: sp.csr_matrix) -> np.ndarray:
+        """Hybrid scores over *dataset* items for user rows ``x`` (n, n_items); seen = -inf,
+        films outside the fitted catalogue = -inf."""
+        x = sp.csr_matrix(x)
+        sub = x[:, self.item_cols]
+        out = np.full((x.shape[0], x.shape[1]), -np.inf, dtype=np.float32)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # a user who saw every film
+            warnings.filterwarnings("ignore", "Degrees of freedom", RuntimeWarning)
+            out[:, self.item_cols] = self.model.score(sub)
+        # No history at all: the blend has nothing but popularity to go on, whatever its weights.
+        empty = np.flatnonzero(np.diff(sub.indptr) == 0)
+        if empty.size and self.model.popularity is not None:
+            out[np.ix_(empty, self.item_cols)] = self.model.popularity[None, :]
+        # Seen films outside the fitted columns are excluded too.
+        rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+        out[rows, x.indices] = -np.inf
+        return out
+
+
+def finetune_pairs(dataset: Dataset, rows: np.ndarray, *, max_pairs: int, seed: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """Co-liked and next-liked film-text pairs from the selected ratings (same recipe as the
+    site's ``training.training_pairs``: half each, film text on both sides, because serving
+    only ever compares film vectors)."""
+    from .pairs import co_liked_pairs, history_next_pairs
+
+    texts = {i: t for i, t in enumerate(dataset.texts) if t}
+    users, items = dataset.users[rows], dataset.items[rows]
+    values, stamps = dataset.values[rows], dataset.timestamps[rows]
+    co = co_liked_pairs(users, items, values, texts, max_pairs=max_pairs // 2, seed=seed)
+    nxt = history_next_pairs(users, items, values, stamps, texts, history=1, prefix="", max_pairs=max_pairs - len(co), seed=seed)
+    seen: set[tuple[str, str]] = set()
+    pairs = [p for p in co + nxt if p[0] != p[1] and not (p in seen or seen.add(p))]
+    rng = np.random.default_rng(seed)
+    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
+    return pairs, {"co_liked": len(co), "next_liked": len(nxt), "pairs": len(pairs)}
+
+
+def content_validation_ndcg(fit_x: sp.csr_matrix, val_x: sp.csr_matrix, vectors: np.ndarray, k: int = 10, block: int = 2048) -> float:
+    """nDCG@k of content-only ranking (taste cosine) on held-out validation interactions."""
+    users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
+    if users.size == 0:
+        return 0.0
+    parts = []
+    for start in range(0, users.size, block):
+        rows = users[start : start + block]
+        xf = fit_x[rows]
+        s = taste_scores(xf, vectors).astype(np.float64)
+        r = np.repeat(np.arange(xf.shape[0]), np.diff(xf.indptr))
+        s[r, xf.indices] = -np.inf
+        parts.append(per_user_ndcg(top_k_fast(s, k), val_x[rows], k))
+    return float(np.concatenate(parts).mean())
+
+
+def _rows_in(x: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Which (user, item) ratings fall on a stored cell of ``x``."""
+    x = sp.csr_matrix(x)
+    x.sort_indices()
+    keys = np.repeat(np.arange(x.shape[0], dtype=np.int64), np.diff(x.indptr)) * x.shape[1] + x.indices
+    return np.isin(users.astype(np.int64) * x.shape[1] + items, keys)
+
+
+def _embed(encoder: EncoderLike, texts: list[str], max_length: int, log: Log, label: str) -> np.ndarray:
+    """Vectors for every text; empty texts get a zero vector (no content signal)."""
+    has = np.flatnonzero([bool(t) for t in texts])
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if done == total or time.perf_counter() - last[0] > 30:
+            last[0] = time.perf_counter()
+            log(f"  {label}: {done}/{total} films")
+
+    vecs = encoder.embed([texts[i] for i in has], batch_size=64, max_length=max_length, progress=progress)
+    out = np.zeros((len(texts), vecs.shape[1] if vecs.ndim == 2 and vecs.shape[0] else 384), dtype=np.float32)
+    out[has] = vecs
+    return out
+
+
+def _default_encoder_loader() -> Any:
+    from .encoder import Encoder
+
+    # A fresh instance, never the process-wide cached base encoder: fine-tuning is in place.
+    return Encoder.load()
+
+
+def run_pipeline(
+    dataset: Dataset,
+    config: PipelineConfig | None = None,
+    *,
+    log: Log = print,
+    encoder_loader: Callable[[], Any] | None = None,
+    budget: Budget | None = None,
+    base_vectors: np.ndarray | None = None,
+) -> PipelineResult:
+    """Steps 1-3 of the module docstring; ``recommend`` does step 4.
+
+    ``base_vectors`` (one row per dataset item) skips the base embedding when the caller
+    already has it, e.g. ``evaluate`` shares one across splits; the encoder is then loaded
+    only if fine-tuning runs. ``encoder_loader`` returns a fresh encoder (default: the
+    verified base MiniLM); anything with ``embed`` works, fine-tuning needs a real ``Encoder``.
+    """
+    cfg = config or PipelineConfig()
+    budget = budget or Budget(cfg.budget_seconds)
+    costs = cfg.costs
+    loader = encoder_loader or _default_encoder_loader
+    seed = cfg.seed
+    x = dataset.matrix()
+    info: dict[str, Any] = {"users": dataset.n_users, "items": dataset.n_items, "interactions": int(x.nnz)}
+    reserve = costs.safety_fraction * budget.total + 2.0
+
+    with budget.stage("validation split"):
+        # The same carve HybridModel would make: the encoder is tuned on its fit part only, so
+        # the blend weights and the base/tuned choice are learnt on interactions it never saw.
+        fit_x, val_x = carve_validation(x, seed=seed)
+        fit_rows = _rows_in(fit_x, dataset.users, dataset.items)
+    with budget.stage("plan"):
+        n_active = int((np.diff(sp.csc_matrix(x).indptr) > 0).sum())
+        calibration = calibrate(dataset.n_items, seed)
+        # Priorities when time is short: a hybrid on every film > content > fine-tuning >
+        # several cold-start simulations for the blend weights.
+        t_full = plan_hybrid(dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=cfg.cold_repeats)
+        t_min = plan_hybrid(dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=1)
+    t_hybrid = (t_full["estimate_seconds"], t_min["estimate_seconds"])
+    n_text = sum(1 for t in dataset.texts if t)
+    t_embed = costs.encoder_load_seconds + n_text / costs.embed_texts_per_second
+    budget.plan.update({"hybrid_estimate_seconds": list(t_hybrid), "embed_estimate_seconds": round(t_embed, 1), "films_with_text": n_text})
+
+    base = tuned = None
+    vectors: np.ndarray | None = None
+    have_base = base_vectors is not None
+    # Content is attempted if, after embedding, even a cut-down hybrid (2,000 films) would fit:
+    # the hybrid plan made later shrinks to what is actually left.
+    t_floor = estimate_hybrid_seconds(min(dataset.n_items, 2000), dataset.n_users, 1, calibration=calibration)
+    content_ok = cfg.content and n_text > 0 and (have_base or budget.remaining() - reserve - t_floor >= t_embed)
+    budget.plan["content"] = bool(content_ok)
+    if not content_ok:
+        reason = "disabled" if not cfg.content else "no film texts" if n_text == 0 else "budget"
+        budget.plan["content_skipped"] = reason
+        log(f"content: skipped ({reason}); collaborative + popularity only")
+    else:
+        encoder: Any = None
+        if have_base:
+            base = np.asarray(base_vectors, dtype=np.float32)
+            if base.shape[0] != dataset.n_items:
+                raise ValueError(f"base_vectors has {base.shape[0]} rows for {dataset.n_items} items")
+            tps = costs.embed_texts_per_second
+        else:
+            log(f"embedding {n_text} films with the base encoder")
+            with budget.stage("load encoder"):
+                encoder = loader()
+            with budget.stage("embed base"):
+                t0 = time.perf_counter()
+                base = _embed(encoder, dataset.texts, cfg.max_length, log, "base")
+                tps = n_text / max(time.perf_counter() - t0, 1e-6)
+        vectors = base
+        info["content_val_ndcg_base"] = round(content_validation_ndcg(fit_x, val_x, base, cfg.k), 4)
+
+        def get_encoder() -> Any:
+            nonlocal encoder
+            if encoder is None:
+                with budget.stage("load encoder"):
+                    encoder = loader()
+            return encoder
+
+        tuned = _maybe_finetune(dataset, cfg, budget, get_encoder, fit_rows, tps, (t_hybrid[0] + reserve, t_hybrid[1] + reserve), log)
+        if tuned is not None:
+            info["content_val_ndcg_tuned"] = round(content_validation_ndcg(fit_x, val_x, tuned, cfg.k), 4)
+            # Ties go to the tuned vectors: they also carry the collaborative signal into the prior.
+            if info["content_val_ndcg_tuned"] >= info["content_val_ndcg_base"]:
+                vectors = tuned
+        info["vectors"] = "fine-tuned" if tuned is not None and vectors is tuned else "base"
+        encoder = None  # free TF memory before the O(n²) hybrid fit
+        gc.collect()
+
+    # 3. The hybrid, shrunk if what is left cannot afford the full fit.
+    with budget.stage("plan"):
+        plan = plan_hybrid(
+            dataset.n_items, dataset.n_users, budget.remaining() - reserve, calibration=calibration, cold_repeats=cfg.cold_repeats
+        )
+    keep = _keep_items(x, plan["max_items"])
+    budget.plan.update({"hybrid": plan, "hybrid_items": len(keep), "items_with_interactions": n_active})
+    log(
+        f"fitting the hybrid on {len(keep)} films x {dataset.n_users} users "
+        f"({plan['cold_repeats']} cold-start simulations, estimate {plan['estimate_seconds']:.0f} s)"
+    )
+    with budget.stage("fit hybrid"):
+        # Validation nDCG@k needs k <= films (HybridModel's top-k does not clamp).
+        model = HybridModel(seed=seed, k=max(1, min(cfg.k, len(keep))), cold_repeats=plan["cold_repeats"])
+        vec_sub = vectors[keep] if vectors is not None else None
+        with warnings.catch_warnings():
+            # Tiny inputs leave validation buckets empty; the model then keeps its defaults.
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
+            model.fit(fit_x[:, keep], vec_sub, val=val_x[:, keep])
+    info["hybrid"] = model.describe()
+    log(f"hybrid fitted in {budget.stages['fit hybrid']:.0f} s; blend weights {info['hybrid']['weights']}")
+    return PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
+
+
+def _keep_items(x: sp.csr_matrix, max_items: int) -> np.ndarray:
+    """All items, or the ``max_items`` most interacted (ties to the lower index), in index order."""
+    n = x.shape[1]
+    if max_items >= n:
+        return np.arange(n)
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    order = np.lexsort((np.arange(n), -counts))
+    return np.sort(order[:max_items])
+
+
+def _maybe_finetune(
+    dataset: Dataset,
+    cfg: PipelineConfig,
+    budget: Budget,
+    get_encoder: Callable[[], Any],
+    fit_rows: np.ndarray,
+    texts_per_second: float,
+    reserved_after: tuple[float, float],
+    log: Log,
+) -> np.ndarray | None:
+    """Fine-tune and re-embed if the budget leaves room for a useful number of steps."""
+    costs = cfg.costs
+    n_text = sum(1 for t in dataset.texts if t)
+    t_reembed = n_text / max(texts_per_second, 1e-6) * 1.1
+
+    def affordable(reserved: float) -> int:
+        available = budget.remaining() - reserved - t_reembed - costs.finetune_trace_seconds
+        if cfg.finetune_seconds is not None:
+            available = min(available, cfg.finetune_seconds - costs.finetune_trace_seconds)
+        return int(available // costs.finetune_step_seconds)
+
+    # Keep the full hybrid if fine-tuning still gets enough steps, else settle for the smaller one.
+    reserved = reserved_after[0]
+    steps_fit = affordable(reserved)
+    if steps_fit < costs.min_finetune_steps:
+        reserved = reserved_after[1]
+        steps_fit = affordable(reserved)
+    plan: dict[str, Any] = {"reembed_estimate_seconds": round(t_reembed, 1), "steps_affordable": max(steps_fit, 0)}
+    budget.plan["finetune"] = plan
+    if not cfg.finetune:
+        plan["skipped"] = "disabled"
+    elif cfg.finetune_steps is None and steps_fit < costs.min_finetune_steps:
+        plan["skipped"] = f"budget: {max(steps_fit, 0)} steps affordable, {costs.min_finetune_steps} needed"
+    elif not hasattr(encoder := get_encoder(), "model"):
+        plan["skipped"] = "this encoder cannot be fine-tuned"
+    if "skipped" in plan:
+        log(f"fine-tuning: skipped ({plan['skipped']})")
+        return None
+
+    from .finetune import fine_tune
+
+    with budget.stage("finetune pairs"):
+        pairs, counts = finetune_pairs(dataset, fit_rows, max_pairs=cfg.max_pairs, seed=cfg.seed)
+    plan.update(counts)
+    if len(pairs) < cfg.batch_size:
+        plan["skipped"] = f"only {len(pairs)} training pairs"
+        log(f"fine-tuning: skipped ({plan['skipped']})")
+        return None
+    steps = cfg.finetune_steps if cfg.finetune_steps is not None else steps_fit
+    per_epoch = max(1, len(pairs) // cfg.batch_size)
+    epochs = max(1, math.ceil(steps / per_epoch))
+    # Hard stop: whatever the plan said, never eat into re-embedding and the hybrid fit.
+    hard_stop = budget.remaining() - reserved - t_reembed
+    if cfg.finetune_seconds is not None:
+        hard_stop = min(hard_stop, cfg.finetune_seconds)
+    plan.update({"planned_steps": int(steps), "epochs": epochs, "max_seconds": round(hard_stop, 1)})
+    log(f"fine-tuning: {steps} steps of {cfg.batch_size} pairs ({len(pairs)} pairs), at most {hard_stop:.0f} s")
+
+    def on_step(step: int, loss: float) -> None:
+        if step == 1 or step % 25 == 0 or step == steps:
+            log(f"  step {step}/{steps} loss {loss:.3f} ({budget.elapsed():.0f} s elapsed)")
+
+    with budget.stage("finetune"):
+        result = fine_tune(
+            encoder,
+            pairs,
+            batch_size=cfg.batch_size,
+            epochs=epochs,
+            max_steps=int(steps),
+            max_seconds=max(hard_stop, 1.0),
+            lr=cfg.lr,
+            max_length=cfg.max_length,
+            on_step=on_step,
+            seed=cfg.seed,
+        )
+    plan.update(
+        {
+            "steps": result.steps,
+            "stopped": result.stopped_reason,
+            "loss_first": round(result.losses[0], 4) if result.losses else None,
+            "loss_last": round(float(np.mean(result.losses[-10:])), 4) if result.losses else None,
+        }
+    )
+    with budget.stage("embed tuned"):
+        tuned = _embed(encoder, dataset.texts, cfg.max_length, log, "tuned")
+    return tuned
+
+
+# ------------------------------------------------------------------------------ ranking
+
+
+def recommend(
+    result: PipelineResult,
+    users: np.ndarray | None = None,
+    k: int = 10,
+    *,
+    block: int = 1024,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k dataset item indices and their scores for user indices (-1 = unknown user, who
+    gets the cold-start ranking); rows are padded with -1 / nan when fewer films are eligible."""
+    ds = result.dataset
+    users = np.arange(ds.n_users) if users is None else np.asarray(users, dtype=np.int64)
+    x = ds.matrix()
+    ranked = np.full((users.size, k), -1, dtype=np.int64)
+    scores = np.full((users.size, k), np.nan, dtype=np.float32)
+    for start in range(0, users.size, block):
+        u = users[start : start + block]
+        # Unknown users (-1) get an empty history row.
+        rows = (sp.diags((u >= 0).astype(np.float32)) @ x[np.maximum(u, 0)]).tocsr()
+        rows.eliminate_zeros()
+        s = result.score(rows)
+        r = top_k(s, k)
+        ranked[start : start + u.size] = r
+        picked = np.take_along_axis(s, np.maximum(r, 0), axis=1)
+        scores[start : start + u.size] = np.where(r >= 0, picked, np.nan)
+    return ranked, scores
