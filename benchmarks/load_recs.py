@@ -322,8 +322,8 @@ def warm_up(port: int, lua: Path, tokens: Path) -> None:
         req = urllib.request.Request(f"http://127.0.0.1:{port}{RECS_PATH}", headers={"Authorization": f"Token {token}"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             resp.read()
-    for path in (FLOOR_PATH, RECS_PATH):
-        collect(start_wrk(port, path, 8, 1, 5, lua, tokens))
+    for path, seconds in ((FLOOR_PATH, 5), (RECS_PATH, 15)):  # ~4 passes over the users, across workers
+        collect(start_wrk(port, path, 8, 1, seconds, lua, tokens))
 
 
 def fmt(name: str, r: dict[str, Any]) -> str:

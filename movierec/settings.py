@@ -222,10 +222,13 @@ if BEHIND_PROXY:
     AXES_CLIENT_IP_CALLABLE = _client_ip
 
 # --- Cache ----------------------------------------------------------------
+# File-based by default: every gunicorn worker and Celery process shares it, so a
+# rating clears that user's cached recommendations everywhere, not only in the
+# worker that took the request. REDIS_CACHE_URL is the production choice.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "movierec",
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "cache" / "django"),
     }
 }
 if os.environ.get("REDIS_CACHE_URL"):

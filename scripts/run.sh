@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
-export DJANGO_DEBUG="${DJANGO_DEBUG:-1}" TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" DJANGO_DEBUG="${DJANGO_DEBUG:-1}" TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 PORT="${PORT:-8000}"
 PY=.venv/bin/python
 $PY manage.py migrate --noinput -v0
