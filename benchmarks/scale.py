@@ -4,9 +4,16 @@ Each step runs in its own child process (so memory figures are that process's ow
 prints one JSON line; the parent prints a summary and writes it with --json.
 
 * import: the project's importer (parse_dataset + import_dataset, i.e. manage.py import_movielens)
-  into a fresh SQLite database: all films, and the ratings of the first --import-users users (a slice:
-  the parser holds every row in memory, so 32M rows would need tens of GB). The films time is
-  measured on all of them; the ratings time is extrapolated linearly from the slice to 32M.
+  into a fresh SQLite database, once per --import-sizes entry (the head of ratings.csv: 0 = films
+  only, the baseline the per-rating figures are taken over; "full" = all 32M), each in its own child
+  process: wall time, ratings/s, peak RSS (getrusage) and MB per million ratings, and with
+  --reimport an unchanged re-import. With --legacy-ref the importer of that git ref (read with
+  `git show`, nothing checked out) is measured alongside at sizes up to --legacy-max, e.g. the
+  pre-#8 code at 70518cf, which holds every parsed row as Python objects.
+
+  Measured 2026-11-28 on the shared 2-core machine (load average 6-10 from other jobs, nice 10),
+  87,000 films; figures are slow in absolute terms, compare them within the run:
+  IMPORT_FIGURES
 * train: the collaborative model exactly as train_collab fits it (fit_collab, kind auto: RP3beta
   above 20k films) on all 32M ratings, BLAS on 2 threads; wall time and peak memory.
 * serve: a serving process: Django set up, then store.load_bundle on an 87k x 384 float32
@@ -21,6 +28,7 @@ prints one JSON line; the parent prints a summary and writes it with --json.
 
     .venv/bin/python benchmarks/synth_ml32m.py --out var/synth
     .venv/bin/python benchmarks/scale.py --data var/synth [--steps import,train,serve,embed,ann] [--json out.json]
+    nice -n 10 .venv/bin/python benchmarks/scale.py --steps import --import-sizes 0,1e6,4e6 --legacy-ref 70518cf --reimport
 """
 
 from __future__ import annotations
@@ -83,27 +91,56 @@ def load_synth(data: Path) -> dict[str, Any]:
 # --- steps (each in a child process) --------------------------------------------
 
 
+def write_slice(data: Path, rows: int | None, dest: Path) -> int:
+    """movies.csv and the first `rows` lines of ratings.csv (all when None): the file's own text."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("movies.csv", "ratings.csv"):
+        (dest / name).unlink(missing_ok=True)
+    (dest / "movies.csv").symlink_to((data / "movies.csv").resolve())
+    if rows is None:
+        (dest / "ratings.csv").symlink_to((data / "ratings.csv").resolve())
+        with (data / "ratings.csv").open("rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b"")) - 1
+    with (data / "ratings.csv").open("rb") as src, (dest / "ratings.csv").open("wb") as out:
+        for _ in range(rows + 1):
+            line = src.readline()
+            if not line:
+                break
+            out.write(line)
+    return rows
+
+
+def legacy_modules(ref: str, work: Path) -> tuple[Any, Any]:
+    """The parser and importer as they were at git `ref` (read with `git show`, nothing checked out)."""
+    import importlib.util
+
+    folder = work / "legacy"
+    folder.mkdir(exist_ok=True)
+    modules = []
+    for name in ("movielens", "importer"):
+        source = subprocess.run(
+            ["git", "show", f"{ref}:catalog/{name}.py"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+        path = folder / f"legacy_{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(f"legacy_{name}", path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[spec.name] = module  # type: ignore[union-attr]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        modules.append(module)
+    return modules[0], modules[1]
+
+
 def step_import(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    import numpy as np
+    """One import (parse_dataset + import_dataset, as manage.py import_movielens) into a fresh SQLite DB.
 
-    synth = load_synth(args.data)
-    total_ratings = int(synth["users"].size)
-    keep = synth["users"] <= args.import_users
-    slice_dir = work / "slice"
-    slice_dir.mkdir()
-    (slice_dir / "movies.csv").write_bytes((args.data / "movies.csv").read_bytes())
-    with (slice_dir / "ratings.csv").open("w") as out:
-        out.write("userId,movieId,rating,timestamp\n")
-        cols = (synth["users"][keep], synth["movies"][keep], synth["halves"][keep] / 2, synth["stamps"][keep])
-        out.write("".join(f"{u},{m},{v:.1f},{t}\n" for u, m, v, t in zip(*(c.tolist() for c in cols), strict=True)))
-    n_slice = int(keep.sum())
-    del synth, keep, cols
-    import gc
-
-    gc.collect()
+    Peak memory is this process's (getrusage) over its resident memory once Django is set up.
+    """
     django_env(work, database=True)
-    from catalog.importer import import_dataset
-    from catalog.movielens import parse_dataset
+    if args.legacy:
+        movielens, importer = legacy_modules(args.legacy, work)
+    else:
+        from catalog import importer, movielens
 
     phases: dict[str, float] = {}
 
@@ -112,32 +149,102 @@ def step_import(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         yield from items
         phases[label] = phases.get(label, 0.0) + time.perf_counter() - start
 
-    before = mem_mb()["rss_mb"]
+    base = mem_mb()["rss_mb"]
     t0 = time.perf_counter()
-    data = parse_dataset(slice_dir)
+    data = movielens.parse_dataset(args.slice)
     t_parse = time.perf_counter() - t0
-    parsed_mb = mem_mb()["rss_mb"] - before
+    parsed_mb = mem_mb()["rss_mb"] - base
+    if args.parse_only:
+        return parse_only(args, importer, data, t_parse, parsed_mb, base)
     t1 = time.perf_counter()
-    import_dataset(data, progress=timed)
-    t_import = time.perf_counter() - t1
-    films = len(data.movies)
-    t_ratings = phases.get("ratings", 0.0)
-    t_films = t_import - t_ratings  # films, genres, credits, users, counters
-    # Parsing is linear in rows; films are ~1/50 of the slice's rows here, so charge it all to ratings.
-    per_rating = (t_ratings + t_parse) / n_slice
+    importer.import_dataset(data, progress=timed)
+    t_write = time.perf_counter() - t1
+    n = len(data.ratings)
+    t_ratings = phases.get("ratings", 0.0) + phases.get("existing ratings", 0.0)
+    del data
+    again = None
+    if args.reimport:  # idempotent rerun over the stored ratings (no changes)
+        t2 = time.perf_counter()
+        importer.import_dataset(movielens.parse_dataset(args.slice), progress=timed)
+        again = round(time.perf_counter() - t2, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "films": films,
-        "slice_users": args.import_users,
-        "slice_ratings": n_slice,
+        "code": f"legacy ({args.legacy})" if args.legacy else "chunked",
+        "films": sum(1 for _ in (args.slice / "movies.csv").open()) - 1,
+        "ratings": n,
         "seconds_parse": round(t_parse, 1),
-        "seconds_films_and_rest": round(t_films, 1),
-        "seconds_ratings": round(t_ratings, 1),
-        "ratings_per_second": round(n_slice / (t_ratings + t_parse)),
-        "extrapolated_seconds_all_ratings": round(per_rating * total_ratings),
-        "extrapolated_hours_total": round((t_films + per_rating * total_ratings) / 3600, 2),
-        "parsed_mb_per_million_ratings": round(parsed_mb / (n_slice / 1e6)),
-        "np": np.__version__,
+        "seconds_write": round(t_write, 1),
+        "seconds_ratings_write": round(t_ratings, 1),
+        "seconds_total": round(t_parse + t_write, 1),
+        "ratings_per_second": round(n / (t_parse + t_ratings)) if n else None,
+        "seconds_reimport_unchanged": again,
+        "parsed_mb": round(parsed_mb),
+        "base_rss_mb": base,
+        "peak_rss_mb": round(peak),
+        "peak_mb_per_million_incl_films": round((peak - base) / (n / 1e6)) if n else None,
     }
+
+
+def parse_only(
+    args: argparse.Namespace, importer: Any, data: Any, t_parse: float, parsed_mb: float, base: float
+) -> dict[str, Any]:
+    """Everything an import holds in memory before its first rating is written, without a database write:
+    the parsed columns, the per-film counters and the sorted (user, film) keys the writes are matched on."""
+    import numpy as np
+
+    t0 = time.perf_counter()
+    importer._file_counters(data)
+    movie_ids = np.array(sorted(data.movies), dtype=np.int64)
+    rows = importer._SortedRatings.build(data.ratings, np.unique(data.ratings.user), movie_ids)
+    seconds = time.perf_counter() - t0
+    n = len(data.ratings)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "code": "chunked, parse and sort only",
+        "ratings": n,
+        "sorted_rows": len(rows.key),
+        "seconds_parse": round(t_parse, 1),
+        "seconds_sort": round(seconds, 1),
+        "parse_ratings_per_second": round(n / t_parse),
+        "parsed_mb": round(parsed_mb),
+        "base_rss_mb": base,
+        "peak_rss_mb": round(peak),
+        "peak_mb_per_million_incl_films": round((peak - base) / (n / 1e6)),
+    }
+
+
+def run_imports(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
+    """Each size (ratings, or "full") in a fresh child and database; the legacy code too, up to --legacy-max."""
+    results = []
+    for size in args.import_sizes.split(","):
+        rows = None if size == "full" else int(float(size))  # 0: films only, the baseline
+        folder = work / f"import-{size}"
+        write_slice(args.data, rows, folder)
+        codes = [None] + ([args.legacy_ref] if args.legacy_ref and rows is not None and rows <= args.legacy_max else [])
+        for legacy in codes:
+            extra = ["--slice", str(folder)] + (["--legacy", legacy] if legacy else [])
+            extra += ["--reimport"] if args.reimport else []
+            result = run_child("import", args, work / f"import-{size}-{'legacy' if legacy else 'new'}", extra)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    for size in [x for x in args.parse_only_sizes.split(",") if x]:
+        rows = None if size == "full" else int(float(size))
+        folder = work / f"import-{size}"
+        write_slice(args.data, rows, folder)
+        result = run_child("import", args, work / f"parse-{size}", ["--slice", str(folder), "--parse-only"])
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    # Per million ratings, over the same code's films-only run (size 0) when there is one.
+    films_only = {r["code"]: r for r in results if r.get("ratings") == 0}
+    for r in results:
+        zero = films_only.get(r.get("code"))
+        if zero and r.get("ratings"):
+            millions = r["ratings"] / 1e6
+            r["peak_mb_per_million_ratings"] = round((r["peak_rss_mb"] - zero["peak_rss_mb"]) / millions)
+            r["parsed_mb_per_million_ratings"] = round((r["parsed_mb"] - zero["parsed_mb"]) / millions)
+            # The legacy code's "ratings" phase excludes its final bulk_create: compare totals instead.
+            r["ratings_per_second_over_films_only"] = round(r["ratings"] / (r["seconds_total"] - zero["seconds_total"]))
+    return results
 
 
 def step_train(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -201,7 +308,9 @@ def step_serve(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for user in users:
         sel = su == user
         profiles.append(
-            engine.UserProfile(sm[sel].astype(np.int64), sv[sel].astype(np.float32), st[sel].astype(np.float64), np.zeros(0, np.int64))
+            engine.UserProfile(
+                sm[sel].astype(np.int64), sv[sel].astype(np.float32), st[sel].astype(np.float64), np.zeros(0, np.int64)
+            )
         )
     del synth, mask, matrix, su, sm, sv, st
     import gc
@@ -341,14 +450,14 @@ def step_ann(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 CHILD = {"import": step_import, "train": step_train, "serve": step_serve, "embed": step_embed, "ann": step_ann}
 
 
-def run_child(step: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def run_child(step: str, args: argparse.Namespace, work: Path, extra: list[str] | None = None) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     threads = "2" if step in ("train", "embed") else "1"  # training uses both cores; a web worker one
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = threads
     cmd = [sys.executable, __file__, "--child", step, "--work", str(work), "--data", str(args.data)]
-    cmd += ["--import-users", str(args.import_users), "--serve-users", str(args.serve_users)]
-    cmd += ["--embed-films", str(args.embed_films), "--ann-max", str(args.ann_max)]
+    cmd += ["--serve-users", str(args.serve_users)]
+    cmd += ["--embed-films", str(args.embed_films), "--ann-max", str(args.ann_max), *(extra or [])]
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -362,7 +471,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "var" / "synth")
     parser.add_argument("--steps", default=",".join(STEPS))
-    parser.add_argument("--import-users", type=int, default=2000, help="users in the import slice (~160 ratings each)")
+    parser.add_argument("--import-sizes", default="1e6,4e6", help='ratings per import run (the head of ratings.csv), or "full"')
+    parser.add_argument("--legacy-ref", help="git ref of a previous importer to measure alongside (e.g. 70518cf, before #8)")
+    parser.add_argument("--legacy-max", type=float, default=1e6, help="largest size to run the legacy importer at")
+    parser.add_argument("--reimport", action="store_true", help="also time an unchanged re-import")
+    parser.add_argument(
+        "--parse-only-sizes", default="", help='sizes (or "full") to parse and sort without writing: memory at full scale'
+    )
+    parser.add_argument("--parse-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--slice", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--legacy", help=argparse.SUPPRESS)
     parser.add_argument("--serve-users", type=int, default=300)
     parser.add_argument("--embed-films", type=int, default=512)
     parser.add_argument("--ann-max", type=int, default=87_000, help="largest catalogue to build an HNSW index for")
@@ -372,7 +490,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         # train writes collab.npz where serve reads it; the others get a folder of their own.
-        work = args.work if args.child in ("train", "serve") else args.work / args.child
+        work = args.work if args.child in ("train", "serve", "import") else args.work / args.child
         work.mkdir(parents=True, exist_ok=True)
         print(json.dumps(CHILD[args.child](args, work)))
         return
@@ -385,7 +503,7 @@ def main() -> None:
     for step in STEPS:
         if step in steps:
             print(f"{step} …", flush=True)
-            results[step] = run_child(step, args, work)
+            results[step] = run_imports(args, work) if step == "import" else run_child(step, args, work)
             print(json.dumps(results[step], indent=2), flush=True)
     results["machine"]["loadavg_after"] = os.getloadavg()
     if args.json:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -19,9 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog import selectors, services
+from catalog import payloads, selectors, services
 from catalog.models import Movie, NotInterested, Rating, WatchlistItem
 from catalog.serializers import (
+    ID_PARAMETER_TYPE,
     MAX_ID,
     BulkRatingsSerializer,
     BulkResultSerializer,
@@ -33,7 +33,6 @@ from catalog.serializers import (
     RatingSerializer,
     RatingValueSerializer,
     RatingWriteSerializer,
-    ScoredMovieSerializer,
     SimilarListSerializer,
     SimilarQuerySerializer,
     WatchlistItemSerializer,
@@ -58,7 +57,7 @@ RATING_EXAMPLE = {
 
 def movie_id_parameter(name: str = "movie_id") -> OpenApiParameter:
     return OpenApiParameter(
-        name, OpenApiTypes.INT64, OpenApiParameter.PATH, description="A film id; an unknown id gives 404."
+        name, ID_PARAMETER_TYPE, OpenApiParameter.PATH, description="A film id; an unknown id gives 404."
     )
 
 
@@ -109,6 +108,13 @@ def movie_or_404(movie_id: int | str, queryset: QuerySet[Movie] | None = None) -
     movie = None
     if id_in_range(movie_id):
         movie = (queryset if queryset is not None else Movie.objects.all()).filter(pk=movie_id).first()
+    if movie is None:
+        raise NotFound(f"No film with id {movie_id}.")
+    return movie
+
+
+def _movie_for_write_or_404(movie_id: int | str) -> Movie:
+    movie = selectors.movie_for_write(movie_id) if id_in_range(movie_id) else None
     if movie is None:
         raise NotFound(f"No film with id {movie_id}.")
     return movie
@@ -253,7 +259,7 @@ class MovieSimilarView(JsonApiMixin, APIView):
         return Response(
             {
                 "model_version": recs[0].version_id if recs else None,
-                "results": ScoredMovieSerializer(recs, many=True).data,
+                "results": payloads.scored_movies(recs),
             }
         )
 
@@ -273,7 +279,7 @@ class MyRatingsView(JsonApiMixin, generics.ListAPIView):
     queryset = Rating.objects.none()
 
     def get_queryset(self) -> QuerySet[Rating]:
-        return selectors.user_ratings(self.request.user).prefetch_related("movie__genres")
+        return selectors.user_ratings(self.request.user).with_genres("movie")  # M2M prefetch is refused on MongoDB
 
     @extend_schema(
         tags=["me"],
@@ -305,11 +311,10 @@ class MyRatingsView(JsonApiMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(RatingWriteSerializer, request.data)
-        movie = movie_or_404(data["movie"])
+        movie = _movie_for_write_or_404(data["movie"])
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=data["rating"])
-        return Response(
-            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class MyRatingDetailView(JsonApiMixin, APIView):
@@ -343,12 +348,11 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         ],
     )
     def put(self, request: Request, movie_id: int) -> Response:
-        movie = movie_or_404(movie_id)
+        movie = _movie_for_write_or_404(movie_id)
         value = validated(RatingValueSerializer, request.data)["rating"]
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=value)
-        return Response(
-            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(
         tags=["me"],
@@ -430,7 +434,7 @@ def _user_items(model: type[Model], user: Any) -> QuerySet:
     return (
         model.objects.filter(user=user)
         .select_related("movie")
-        .prefetch_related("movie__genres")
+        .with_genres("movie")  # M2M prefetch is refused on MongoDB
         .order_by("-created_at", "-pk")
     )
 

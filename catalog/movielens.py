@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import re
+import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from catalog.models import validate_rating_value
 
@@ -44,17 +48,9 @@ class ParsedMovie:
 
 
 @dataclass
-class ParsedRating:
-    user_id: int
-    movie_id: int
-    value: float
-    timestamp: int
-
-
-@dataclass
 class ParsedDataset:
     movies: dict[int, ParsedMovie]
-    ratings: list[ParsedRating]
+    ratings: RatingArrays
 
 
 def split_title(raw: str) -> tuple[str, int | None]:
@@ -143,24 +139,223 @@ def _known(path: Path, line: int, movies: dict[int, ParsedMovie], text: str) -> 
     return movies[movie_id]  # type: ignore[index]
 
 
-def parse_ratings(path: Path, movies: dict[int, ParsedMovie]) -> list[ParsedRating]:
-    ratings: list[ParsedRating] = []
-    seen: set[tuple[int, int]] = set()
-    for line, row in _rows(path, ["userId", "movieId", "rating", "timestamp"]):
-        user_id = _int(path, line, "userId", row["userId"])
-        movie = _known(path, line, movies, row["movieId"])
+RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
+BLOCK_BYTES = 8 << 20  # ~300k rating lines per block: the fast path's temporaries stay small
+MAX_ID = 2**31 - 1  # ids are held as int32
+_FAST_CHARS = b"0123456789,.\n"
+
+
+@dataclass
+class RatingArrays:
+    """All ratings of a file as columns (~24 bytes a rating), in file order."""
+
+    user: np.ndarray  # int32 MovieLens userId
+    movie: np.ndarray  # int32 MovieLens movieId
+    value: np.ndarray  # float32, 0.5 .. 5.0 (half steps are exact)
+    timestamp: np.ndarray  # int64 seconds
+    line: np.ndarray  # uint32 line in ratings.csv, for error messages
+
+    def __len__(self) -> int:
+        return int(self.user.size)
+
+    @classmethod
+    def empty(cls) -> RatingArrays:
+        return cls._from_columns([], [], [], [], [])
+
+    @classmethod
+    def _from_columns(cls, user: Sequence, movie: Sequence, value: Sequence, timestamp: Sequence, line: Sequence) -> RatingArrays:
+        return cls(
+            np.asarray(user, dtype=np.int32),
+            np.asarray(movie, dtype=np.int32),
+            np.asarray(value, dtype=np.float32),
+            np.asarray(timestamp, dtype=np.int64),
+            np.asarray(line, dtype=np.uint32),
+        )
+
+
+class _BlockError(Exception):
+    """A bad line inside a block, with the rows before it (for the duplicate check)."""
+
+    def __init__(self, error: ImportFormatError, rows: RatingArrays) -> None:
+        super().__init__(str(error))
+        self.error, self.rows = error, rows
+
+
+def parse_ratings(path: Path, movies: dict[int, ParsedMovie]) -> RatingArrays:
+    """Every rating as numpy columns; the first bad line (file order) raises ImportFormatError.
+
+    Blocks of plain lines (digits, commas, dots) are parsed with numpy; a block with anything
+    else, or one that fails a check, is parsed again row by row, which gives the exact line and
+    reason (and accepts what the strict row parser accepts, e.g. quoted fields or "3.0" ids).
+    """
+    known = np.array(sorted(movies), dtype=np.int64)
+    parts: list[RatingArrays] = []
+    for first_line, block in _blocks(path):
         try:
-            value = float(row["rating"])
-            validate_rating_value(value)
-        except Exception:
-            raise ImportFormatError(path, line, f"rating must be 0.5 to 5.0 in half steps, got {row['rating']!r}") from None
-        timestamp = _int(path, line, "timestamp", row["timestamp"])
-        key = (user_id, movie.movielens_id)  # type: ignore[assignment]
-        if key in seen:
-            raise ImportFormatError(path, line, f"duplicate rating for user {user_id}, movie {movie.movielens_id}")
-        seen.add(key)  # type: ignore[arg-type]
-        ratings.append(ParsedRating(user_id, movie.movielens_id, value, timestamp))  # type: ignore[arg-type]
+            rows = _fast_block(block, first_line, known)
+            if rows is None:
+                rows = _slow_block(path, block, first_line, movies)
+        except _BlockError as exc:
+            _raise_first_duplicate(path, _concat([*parts, exc.rows]), before=exc.error.line)
+            raise exc.error from None
+        parts.append(rows)
+    ratings = _concat(parts)
+    _raise_first_duplicate(path, ratings)
     return ratings
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number of the block's first line, whole lines) after checking the header."""
+    if not path.is_file():
+        raise ImportFormatError(path, 0, "file not found")
+    with path.open("rb") as handle:
+        header = handle.readline()
+        if not header:
+            raise ImportFormatError(path, 1, "empty file, expected a header")
+        try:
+            found = next(csv.reader([header.decode("utf-8")], strict=True), None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ImportFormatError(path, 1, str(exc)) from None
+        if found is None:
+            raise ImportFormatError(path, 1, "empty file, expected a header")
+        if found != RATINGS_HEADER:
+            raise ImportFormatError(path, 1, f"expected header {','.join(RATINGS_HEADER)}, got {','.join(found)}")
+        line, rest = 2, b""
+        while True:
+            chunk = handle.read(BLOCK_BYTES)
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            yield line, data[:cut]
+            line += data.count(b"\n", 0, cut)
+            rest = data[cut:]
+        if rest:
+            yield line, rest + b"\n"
+
+
+def _fast_block(block: bytes, first_line: int, known: np.ndarray) -> RatingArrays | None:
+    """Numpy parse of plain "u,m,r,t" lines; None when anything needs the row parser."""
+    if block.translate(None, _FAST_CHARS):
+        return None  # quotes, spaces, signs, \r, other bytes: the row parser decides
+    buf = np.frombuffer(block, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == ord("\n"))
+    commas = np.flatnonzero(buf == ord(","))
+    n = newlines.size
+    if commas.size != 3 * n or not np.array_equal(np.searchsorted(commas, newlines), 3 * np.arange(1, n + 1)):
+        return None  # a line without exactly 4 fields (or a blank line)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            fields = np.fromstring(block.replace(b"\n", b","), dtype=np.float64, sep=",")
+        except (ValueError, DeprecationWarning):
+            return None
+    if fields.size != 4 * n:
+        return None  # an empty field or a lone "." stopped the number parser
+    user, movie, value, stamp = fields[0::4], fields[1::4], fields[2::4], fields[3::4]
+    for ids in (user, movie):
+        if np.any(ids != np.floor(ids)) or np.any(ids > MAX_ID):
+            return None
+    if np.any(stamp != np.floor(stamp)) or np.any(stamp > 2**53):
+        return None
+    if np.any((value < 0.5) | (value > 5.0) | (value * 2 != np.floor(value * 2))):
+        return None
+    movie_ids = movie.astype(np.int64)
+    pos = np.searchsorted(known, movie_ids).clip(0, max(known.size - 1, 0))
+    if known.size == 0 or np.any(known[pos] != movie_ids):
+        return None  # unknown movieId
+    lines = np.arange(first_line, first_line + n, dtype=np.int64)
+    return RatingArrays._from_columns(user, movie_ids, value, stamp.astype(np.int64), lines)
+
+
+def _slow_block(path: Path, block: bytes, first_line: int, movies: dict[int, ParsedMovie]) -> RatingArrays:
+    """The strict row parser on one block: exact line numbers and reasons."""
+    cols: tuple[list, ...] = ([], [], [], [], [])
+    try:
+        for line, row in _block_rows(path, block, first_line):
+            for col, item in zip(cols, (*_rating_row(path, line, row, movies), line), strict=True):
+                col.append(item)
+    except ImportFormatError as exc:
+        raise _BlockError(exc, RatingArrays._from_columns(*cols)) from None
+    return RatingArrays._from_columns(*cols)
+
+
+def _block_rows(path: Path, block: bytes, first_line: int) -> Iterator[tuple[int, list[str]]]:
+    offset = first_line - 1
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = offset + block.count(b"\n", 0, exc.start) + 1
+        raise ImportFormatError(path, bad_line, f"unreadable CSV: {exc}") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFormatError(path, offset + reader.line_num, f"unreadable CSV: {exc}") from None
+        if not row:
+            continue
+        if len(row) != len(RATINGS_HEADER):
+            raise ImportFormatError(path, offset + reader.line_num, f"expected {len(RATINGS_HEADER)} fields, got {len(row)}")
+        yield offset + reader.line_num, row
+
+
+def _rating_row(path: Path, line: int, row: list[str], movies: dict[int, ParsedMovie]) -> tuple[int, int, float, int]:
+    user_id = _int(path, line, "userId", row[0])
+    movie = _known(path, line, movies, row[1])
+    try:
+        value = float(row[2])
+        validate_rating_value(value)
+    except Exception:
+        raise ImportFormatError(path, line, f"rating must be 0.5 to 5.0 in half steps, got {row[2]!r}") from None
+    timestamp = _int(path, line, "timestamp", row[3])
+    assert user_id is not None and timestamp is not None
+    if user_id > MAX_ID or movie.movielens_id > MAX_ID:
+        raise ImportFormatError(path, line, f"userId and movieId must be below {MAX_ID + 1}")
+    if timestamp > 2**62:
+        raise ImportFormatError(path, line, f"timestamp out of range: {row[3]!r}")
+    return user_id, movie.movielens_id, value, timestamp
+
+
+def _concat(parts: list[RatingArrays]) -> RatingArrays:
+    """One set of columns; each column's parts are dropped as soon as it is joined."""
+    if not parts:
+        return RatingArrays.empty()
+    joined = {}
+    for name in ("user", "movie", "value", "timestamp", "line"):
+        joined[name] = np.concatenate([getattr(p, name) for p in parts])
+        for p in parts:
+            setattr(p, name, None)
+    return RatingArrays(**joined)
+
+
+def _pair_keys(ratings: RatingArrays) -> np.ndarray:
+    keys = ratings.user.astype(np.int64)
+    keys <<= 32
+    keys |= ratings.movie
+    return keys
+
+
+def _raise_first_duplicate(path: Path, ratings: RatingArrays, *, before: int | None = None) -> None:
+    """Raise for the first line (below `before`) that repeats an earlier (user, movie) pair."""
+    keys = _pair_keys(ratings)
+    keys.sort()  # in place: the common, duplicate-free case costs one int64 column
+    if not np.any(keys[1:] == keys[:-1]):
+        return
+    keys = _pair_keys(ratings)
+    order = np.argsort(keys, kind="stable")  # equal keys keep file order: the later one repeats
+    repeats = order[1:][keys[order[1:]] == keys[order[:-1]]]
+    first = repeats[np.argmin(ratings.line[repeats])]
+    line = int(ratings.line[first])
+    if before is not None and line >= before:
+        return
+    user_id, movie_id = int(ratings.user[first]), int(ratings.movie[first])
+    raise ImportFormatError(path, line, f"duplicate rating for user {user_id}, movie {movie_id}")
 
 
 def parse_tags(path: Path, movies: dict[int, ParsedMovie]) -> None:

@@ -66,6 +66,16 @@ def decades_available() -> list[int]:
     return sorted({(y // 10) * 10 for y in years})
 
 
+def movie_genres(movie_id: int | str) -> list[dict[str, str]]:
+    """A film's genres as name/slug dicts, in one query (no model instances)."""
+    return list(Genre.objects.filter(movies=movie_id).order_by("name").values("name", "slug"))
+
+
+def movie_for_write(movie_id: int | str) -> Movie | None:
+    """Just what a write and its response need: not the overview, tags or poster."""
+    return Movie.objects.only("id", "title", "year").filter(pk=movie_id).first()
+
+
 def user_rating_for(user, movie: Movie) -> Rating | None:
     if not user.is_authenticated:
         return None

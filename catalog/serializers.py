@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from bson import ObjectId
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import MaxLengthValidator, MinLengthValidator
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import RATING_MAX, RATING_MIN, Movie, NotInterested, Rating, WatchlistItem, validate_rating_value
 from catalog.selectors import SORTS
+from movierec.mongo import OBJECT_ID_AUTO_FIELD
 
 MAX_QUERY_CHARS = 300
 MAX_BULK_ITEMS = 500
@@ -53,19 +58,52 @@ class RatingValueField(serializers.FloatField):
         return number
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID, "format": "int64", "example": 1})
-class MovieIdField(serializers.IntegerField):
-    """A film id in a request body; existence is checked by the view (unknown ids give 404)."""
+# --- Primary keys -----------------------------------------------------------
+# Integers on SQL, ObjectIds (24 hex digits, sent as JSON strings) on MongoDB. Decided once from
+# DEFAULT_AUTO_FIELD, which settings.py sets from MONGODB_URI; the OpenAPI schema follows.
+OBJECT_ID_KEYS = settings.DEFAULT_AUTO_FIELD == OBJECT_ID_AUTO_FIELD
+OBJECT_ID_PATTERN = re.compile(r"[0-9a-f]{24}")
+INTEGER_ID_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "format": "int64", "example": 1}
+OBJECT_ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{24}$", "example": "665f1c2ab4d3e2f1a0b9c8d7"}
+ID_SCHEMA = OBJECT_ID_SCHEMA if OBJECT_ID_KEYS else INTEGER_ID_SCHEMA
+# Path parameters: SQL keeps the plain int64 type its clients already know.
+ID_PARAMETER_TYPE: Any = OBJECT_ID_SCHEMA if OBJECT_ID_KEYS else OpenApiTypes.INT64
+
+
+class IntegerIdField(serializers.IntegerField):
+    """A primary key on SQL: a JSON integer in 1..2**63-1 (SQLite overflows beyond)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("min_value", 1)
+            kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")  # JSON integers only
         return super().to_internal_value(data)
+
+
+class ObjectIdField(serializers.Field):
+    """A primary key on MongoDB: an ObjectId, as its 24 lower-case hex digits (JSON has no ObjectId)."""
+
+    default_error_messages = {"invalid": "A valid id (24 hexadecimal digits) is required."}
+
+    def to_internal_value(self, data: Any) -> ObjectId:
+        if not isinstance(data, str) or not OBJECT_ID_PATTERN.fullmatch(data):
+            self.fail("invalid")
+        return ObjectId(data)
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+IdField: type[serializers.Field] = extend_schema_field(ID_SCHEMA)(ObjectIdField if OBJECT_ID_KEYS else IntegerIdField)
+
+
+class MovieIdField(IdField):  # type: ignore[misc, valid-type]
+    """A film id in a request body; existence is checked by the view (unknown ids give 404)."""
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -87,6 +125,7 @@ class GenreSerializer(serializers.Serializer):
 class MovieBriefSerializer(serializers.ModelSerializer):
     """A film as it appears inside other objects (ratings, lists, recommendations)."""
 
+    id = IdField(read_only=True)
     genres = GenreSerializer(many=True, read_only=True)
 
     class Meta:
@@ -95,6 +134,7 @@ class MovieBriefSerializer(serializers.ModelSerializer):
 
 
 class MovieListSerializer(serializers.ModelSerializer):
+    id = IdField(read_only=True)
     genres = GenreSerializer(many=True, read_only=True)
     rating_avg = serializers.FloatField(allow_null=True, read_only=True, help_text="Mean rating, null when unrated.")
     rating_count = serializers.IntegerField(read_only=True)
@@ -164,15 +204,15 @@ class ScoredMovieSerializer(serializers.Serializer):
     score = FiniteFloatField(help_text="Higher is better; comparable within one answer only.")
     why = serializers.CharField(help_text="Why this film is here, in plain words.")
     because = serializers.ListField(
-        child=serializers.IntegerField(), help_text="Ids of the films that contributed most (may be empty)."
+        child=IdField(), help_text="Ids of the films that contributed most (may be empty)."
     )
-    model_version = serializers.IntegerField(
+    model_version = IdField(
         source="version_id", allow_null=True, help_text="The model version that scored it; null for the popularity fallback."
     )
 
 
 class SimilarListSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField(allow_null=True)
+    model_version = IdField(allow_null=True)
     results = ScoredMovieSerializer(many=True)
 
 

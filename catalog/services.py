@@ -10,7 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem, validate_rating_value
-from movierec.mongo import atomic
+from movierec.mongo import atomic, retry_on_conflict
 from recommendations import feedback
 
 
@@ -19,6 +19,7 @@ def _parse_value(value: object) -> float:
     return float(value)  # type: ignore[arg-type]
 
 
+@retry_on_conflict
 @atomic
 def rating_upsert(*, user, movie: Movie, value: object) -> tuple[Rating, bool]:
     """Create or update the user's rating of a film; returns (rating, created)."""
@@ -69,6 +70,7 @@ class BulkValidationError(Exception):
         self.errors = errors
 
 
+@retry_on_conflict
 @atomic
 def rating_delete(*, user, movie: Movie) -> bool:
     rating = Rating.objects.select_for_update().filter(user=user, movie=movie).first()
@@ -90,6 +92,7 @@ def watchlist_remove(*, user, movie: Movie) -> bool:
     return bool(deleted)
 
 
+@retry_on_conflict
 @atomic
 def not_interested_add(*, user, movie: Movie) -> NotInterested:
     item, _ = NotInterested.objects.get_or_create(user=user, movie=movie)

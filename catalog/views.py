@@ -82,7 +82,7 @@ def _announce(response: HttpResponse, text: str, **events: Any) -> HttpResponse:
 
     JSON with ASCII escapes keeps non-English text intact in the header.
     """
-    response["HX-Trigger"] = json.dumps({"movierec:announce": text, **events}, ensure_ascii=True)
+    response["HX-Trigger"] = json.dumps({"movierec:announce": text, **events}, ensure_ascii=True, default=str)  # ObjectId ids on MongoDB
     return response
 
 
@@ -96,7 +96,9 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 @login_required
 @require_POST
 def rate(request: HttpRequest, pk: int) -> HttpResponse:
-    movie = get_object_or_404(Movie, pk=pk)
+    movie = selectors.movie_for_write(pk)
+    if movie is None:
+        raise Http404
     form = RatingForm(request.POST)
     htmx = bool(request.headers.get("HX-Request"))
     if not form.is_valid():

@@ -26,10 +26,11 @@ from django.utils.log import log_response
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from movierec.renderers import JSONRenderer
 
 logger = logging.getLogger("movierec.api")
 

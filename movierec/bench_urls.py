@@ -35,7 +35,7 @@ def floor_payload(k: int = 20) -> dict[str, Any]:
         if _payload is None:
             from catalog.models import Movie
 
-            movies = Movie.objects.prefetch_related("genres").order_by("-rating_count", "pk")[:100]
+            movies = Movie.objects.with_genres().order_by("-rating_count", "pk")[:100]
             results = [
                 {
                     "movie": {

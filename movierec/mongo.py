@@ -7,7 +7,9 @@ here connects to a server at import time, so `manage.py check` and
 The backend's limits that shape our code are summarised in docs/mongodb.md:
 Django's transaction.atomic() is a no-op there (use atomic() below), integer
 primary keys do not exist (ObjectId instead; use the `pk` path converter below),
-and prefetch_related() over a many-to-many relation raises NotSupportedError.
+and prefetch_related() over a many-to-many relation raises NotSupportedError
+(catalog.models.GenreLoadingQuerySet.with_genres() replaces it). mql_for() and
+mql_for_update() compile querysets to MQL without a server, for static checks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from contextlib import ContextDecorator
+from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -131,6 +134,51 @@ def atomic(using: str | F | None = None) -> Any:
     return _Atomic(using)
 
 
+def in_transaction(using: str | None = None) -> bool:
+    """True inside atomic() on either backend (MongoDB's atomic keeps its own flag)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    connection = connections[using or DEFAULT_DB_ALIAS]
+    return bool(connection.in_atomic_block or getattr(connection, "in_atomic_block_mongo", False))
+
+
+def _is_write_conflict(exc: BaseException) -> bool:
+    """A concurrent writer won: a unique index refused our insert, or MongoDB aborted the
+    transaction on a write conflict (pymongo's "TransientTransactionError" label)."""
+    from django.db import IntegrityError
+
+    if isinstance(exc, IntegrityError):
+        return True
+    for err in (exc, exc.__cause__):
+        has_label = getattr(err, "has_error_label", None)
+        if has_label is not None and has_label("TransientTransactionError"):
+            return True
+    return False
+
+
+def retry_on_conflict(func: F) -> F:
+    """Run an @atomic write once more when a concurrent writer beat it.
+
+    select_for_update() is a no-op on MongoDB, so two requests can both decide to insert the same
+    (user, film) row; the unique index stops the second and its transaction rolls back whole.
+    Running it again re-reads and takes the update path. Only at the outermost level: inside an
+    enclosing transaction the error propagates (on MongoDB that transaction is unusable anyway).
+    """
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if in_transaction():
+            return func(*args, **kwargs)
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:
+            if not _is_write_conflict(exc):
+                raise
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 # --- URLs --------------------------------------------------------------------
 class PkConverter:
     """`<pk:pk>` in URL patterns: digits on SQL, a 24-hex ObjectId on MongoDB.
@@ -177,6 +225,50 @@ def ping_database(using: str | None = None) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+# --- Queries as MQL, without a server ------------------------------------------
+def mql_for(queryset: Any) -> dict[str, Any]:
+    """The aggregation pipeline a read queryset runs on MongoDB, compiled without contacting a server.
+
+    Mirrors the backend's SQLCompiler.execute_sql() up to the point where it would open a cursor,
+    so unsupported constructs (extra(), many-to-many prefetch's query, cross-collection updates)
+    raise NotSupportedError here as they would at run time. Only for MongoDB settings.
+    """
+    from django.core.exceptions import EmptyResultSet
+
+    query = queryset.query
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    needs_columns = query.annotations or not query.default_cols or query.distinct
+    try:
+        mongo_query = compiler.build_query(compiler.columns if needs_columns else None)
+    except EmptyResultSet:
+        return {"collection": compiler.collection_name, "pipeline": None}
+    return {"collection": compiler.collection_name, "pipeline": mongo_query.get_pipeline()}
+
+
+def mql_for_update(queryset: Any, **values: Any) -> dict[str, Any]:
+    """The filter and update a `queryset.update(**values)` sends (one update_many), without a server.
+
+    Runs the backend's own SQLUpdateCompiler.execute_sql() with its final update_many() call
+    replaced by a recorder.
+    """
+    from django.db.models.sql import UpdateQuery
+    from django.db.models.sql.constants import CURSOR
+
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    sent: dict[str, Any] = {}
+
+    def record(criteria: dict, pipeline: list) -> int:
+        sent.update(filter=criteria, update=pipeline)
+        return 1
+
+    compiler.update = record
+    compiler.execute_sql(CURSOR)
+    return {"collection": compiler.collection_name, **sent}
 
 
 # --- Migrations without a server ----------------------------------------------

@@ -120,6 +120,10 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # Reuse a thread's connection: opening one (and its PRAGMAs) cost more than a
+            # cached recommendations request. Health checks drop a connection that went bad.
+            "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
         }
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -225,15 +229,17 @@ if BEHIND_PROXY:
 # File-based by default: every gunicorn worker and Celery process shares it, so a
 # rating clears that user's cached recommendations everywhere, not only in the
 # worker that took the request. REDIS_CACHE_URL is the production choice.
+# API throttle history ("throttle", see movierec/throttling.py): per-process memory, or Redis.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "cache" / "django"),
-    }
+    },
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
 }
 if os.environ.get("REDIS_CACHE_URL"):
-    CACHES["default"] = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    CACHES["default"] = CACHES["throttle"] = {
+        "BACKEND": "movierec.cache.ReusingRedisCache",
         "LOCATION": os.environ["REDIS_CACHE_URL"],
     }
 
@@ -270,6 +276,7 @@ MOVIEREC = {
     "FINETUNE_BATCH_SIZE": env_int("MOVIEREC_FINETUNE_BATCH_SIZE", 32),
     "FINETUNE_MAX_LENGTH": env_int("MOVIEREC_FINETUNE_MAX_LENGTH", 128),
     "PROMOTE_TOLERANCE": env_float("MOVIEREC_PROMOTE_TOLERANCE", 0.005),
+    "HYBRID_MAX_SECONDS": env_float("MOVIEREC_HYBRID_MAX_SECONDS", 900.0),
     "HEARTBEAT_STALE_SECONDS": env_int("MOVIEREC_HEARTBEAT_STALE_SECONDS", 300),
     "EMBED_BATCH_SIZE": env_int("MOVIEREC_EMBED_BATCH_SIZE", 64),
     "STARTER_AUTOLOAD": env_bool("MOVIEREC_STARTER_AUTOLOAD", True),
@@ -284,8 +291,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "movierec.throttling.AnonRateThrottle",
+        "movierec.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
@@ -293,7 +300,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "movierec.api_errors.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["movierec.api_errors.LimitedJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["movierec.renderers.JSONRenderer"],
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 1) if env_bool("DJANGO_BEHIND_PROXY", False) else None,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,

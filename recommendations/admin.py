@@ -284,7 +284,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         versions = list(ModelVersion.objects.exclude(metrics={}).order_by("-pk")[:40])
-        state = TrainingState.objects.filter(pk=1).first()
+        state = TrainingState.objects.singleton().first()
         extra = {
             "metrics_chart": metrics_chart(versions),
             "training_state": state,
@@ -371,7 +371,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "title": "Training tasks",
             "rows": rows,
             "running": running,
-            "state": TrainingState.objects.filter(pk=1).first(),
+            "state": TrainingState.objects.singleton().first(),
             "lock_holder": training.lock_holder(),
         }
         return TemplateResponse(request, "admin/recommendations/modelversion/tasks.html", context)

@@ -23,14 +23,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog import payloads
 from catalog.api import MOVIE_EXAMPLE, ApiPagination, id_in_range, validated, validated_query
-from catalog.serializers import ScoredMovieSerializer
+from catalog.serializers import ID_PARAMETER_TYPE
 from movierec.api_errors import JsonApiMixin, error_responses
 from movierec.mongo import ping_database
 from recommendations import selectors, services, store
 from recommendations.ask import ask
 from recommendations.models import ModelVersion
 from recommendations.serializers import (
+    DEFAULT_K,
+    MAX_K,
     MAX_TASK_ID,
     AskResponseSerializer,
     AskSerializer,
@@ -70,6 +73,17 @@ class ServiceUnavailable(APIException):
 # --- Recommendations and ask ----------------------------------------------
 
 
+def recommendation_query(request: Request) -> dict[str, Any]:
+    """``RecommendationQuerySerializer``'s result. The common request (``?k=N`` or nothing) is
+    parsed directly, skipping the serializer's ~0.2 ms; anything else goes through it in full."""
+    params = request.query_params
+    if params.keys() <= {"k"}:
+        raw = params.get("k", str(DEFAULT_K))
+        if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_K:
+            return {"k": int(raw)}
+    return validated_query(RecommendationQuerySerializer, request)
+
+
 @extend_schema(
     tags=["recommendations"],
     summary="Your recommendations",
@@ -93,7 +107,7 @@ class MyRecommendationsView(JsonApiMixin, APIView):
 
     @extend_schema(operation_id="my_recommendations")
     def get(self, request: Request) -> Response:
-        query = validated_query(RecommendationQuerySerializer, request)
+        query = recommendation_query(request)
         recs = selectors.recommend_for_user(
             request.user, k=query["k"], genre=query.get("genre", ""), decade=query.get("decade")
         )
@@ -107,7 +121,7 @@ class MyRecommendationsView(JsonApiMixin, APIView):
             {
                 "model_version": version,
                 "fallback": fallback,
-                "results": ScoredMovieSerializer(recs, many=True).data,
+                "results": payloads.scored_movies(recs),
             }
         )
 
@@ -278,7 +292,7 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
         task = outcome.get("task_id")
         version = outcome.get("version") or outcome.get("version_id")
         version_id = getattr(version, "pk", version)
-        return (str(task) if task else None), (int(version_id) if version_id is not None else None)
+        return (str(task) if task else None), version_id  # an ObjectId on MongoDB: no int()
     task = getattr(outcome, "id", None) or getattr(outcome, "task_id", None)
     return (str(task) if task else None), None
 
@@ -286,7 +300,7 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
 @extend_schema(
     tags=["models"],
     summary="One model version, with its loss curve (staff)",
-    parameters=[OpenApiParameter("id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="A model version id.")],
+    parameters=[OpenApiParameter("id", ID_PARAMETER_TYPE, OpenApiParameter.PATH, description="A model version id.")],
     responses={200: ModelVersionDetailSerializer, **error_responses(403, 404)},
     examples=[
         OpenApiExample(

@@ -18,6 +18,7 @@ from catalog.models import Genre, Movie
 from catalog.text import fold_words
 from recommendations import store
 from recommendations.encoders import get_encoder
+from recommendations.ids import as_key
 from recommendations.ml.ranking import top_k
 
 MAX_TEXT = 300
@@ -220,14 +221,14 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     top, top_scores = top_k(scores, k, exclude)
     keep = np.isfinite(top_scores)
     top, top_scores = top[keep], top_scores[keep]
-    films = Movie.objects.in_bulk([int(bundle.movie_ids[r]) for r in top])
+    films = Movie.objects.in_bulk([as_key(bundle.movie_ids[r]) for r in top])
     why_bits = []
     if mentioned:
         why_bits.append("like " + ", ".join(m.title for m in mentioned))
     if constraints.describe():
         why_bits.append("matches your request: " + constraints.describe())
     why = "; ".join(why_bits) or "close to your words"
-    items = [AskItem(films[int(bundle.movie_ids[r])], float(s), why) for r, s in zip(top, top_scores, strict=True) if int(bundle.movie_ids[r]) in films]
+    items = [AskItem(films[as_key(bundle.movie_ids[r])], float(s), why) for r, s in zip(top, top_scores, strict=True) if as_key(bundle.movie_ids[r]) in films]
     note = "" if mentioned else "No film title recognised in your request; answered from your words alone."
     return AskResult(items, mentioned, constraints, note, bundle.version_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 from pathlib import Path
 
@@ -13,14 +14,15 @@ from django.core.files.storage import default_storage
 
 from catalog.models import Rating
 from recommendations import store
+from recommendations.ids import id_array, ids_from_store, ids_to_store
 from recommendations.ml.collab import CollabModel, fit_collab
 
 
 def ratings_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(user ids, movie ids, values, unix timestamps) of every rating, in time order."""
     rows = list(Rating.objects.order_by("updated_at", "pk").values_list("user_id", "movie_id", "value", "updated_at"))
-    users = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    movies = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+    users = id_array(r[0] for r in rows)  # int64 on SQL, ObjectIds on MongoDB
+    movies = id_array(r[1] for r in rows)
     values = np.fromiter((r[2] for r in rows), dtype=np.float32, count=len(rows))
     stamps = np.fromiter((r[3].timestamp() for r in rows), dtype=np.float64, count=len(rows))
     return users, movies, values, stamps
@@ -40,18 +42,20 @@ def train_collab(version_id: int, users: np.ndarray, movies: np.ndarray, *, lam:
         if default_storage.exists(name):
             default_storage.delete(name)
         saved = default_storage.save(name, ContentFile(path.read_bytes()))
-    store.save_npz(f"{store.version_prefix(version_id)}/collab_index.npz", movie_ids=item_ids)
-    return {"path": saved, "kind": model.kind, "items": len(item_ids), "params": model.params}
+    store.save_npz(f"{store.version_prefix(version_id)}/collab_index.npz", movie_ids=ids_to_store(item_ids))
+    # NaN (e.g. a validation score with no validation user) is not valid JSON for the version's records.
+    params = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in model.params.items()}
+    return {"path": saved, "kind": model.kind, "items": len(item_ids), "params": params}
 
 
 def attach_collab(bundle: store.Bundle, version) -> None:
     with default_storage.open(version.collab_path, "rb") as handle:
         model = CollabModel.load(io.BytesIO(handle.read()))
-    index = store.load_npz(f"{store.version_prefix(version.pk)}/collab_index.npz")["movie_ids"]
+    index = ids_from_store(store.load_npz(f"{store.version_prefix(version.pk)}/collab_index.npz")["movie_ids"]).tolist()
     bundle.collab = model
     # collab column -> embedding row (-1 when the film left the catalogue)
-    bundle.collab_rows = np.array([bundle.row_of.get(int(m), -1) for m in index], dtype=np.int64)
-    bundle.collab_col_of = {int(m): c for c, m in enumerate(index)}  # type: ignore[attr-defined]
+    bundle.collab_rows = np.array([bundle.row_of.get(m, -1) for m in index], dtype=np.int64)
+    bundle.collab_col_of = {m: c for c, m in enumerate(index)}  # type: ignore[attr-defined]
     bundle.blend = (version.metrics or {}).get("blend_weights", {})
 
 
@@ -60,7 +64,7 @@ def _collab_lookup(bundle: store.Bundle) -> tuple[np.ndarray, np.ndarray, np.nda
     cached = getattr(bundle, "_collab_lookup", None)
     if cached is None:
         col_of = bundle.collab_col_of  # type: ignore[attr-defined]
-        ids = np.fromiter(col_of.keys(), dtype=np.int64, count=len(col_of))
+        ids = id_array(col_of.keys())
         cols = np.fromiter(col_of.values(), dtype=np.int64, count=len(col_of))
         order = np.argsort(ids)
         valid = np.flatnonzero(bundle.collab_rows >= 0)
@@ -77,7 +81,7 @@ def collab_scores(bundle: store.Bundle, profile, rated_rows: np.ndarray) -> np.n
     """
     ids, cols_sorted, valid, rows = _collab_lookup(bundle)
     out = np.zeros(len(bundle.movie_ids), dtype=np.float32)
-    movie_ids = np.asarray(profile.movie_ids, dtype=np.int64)
+    movie_ids = np.asarray(profile.movie_ids)
     if not len(ids) or not len(movie_ids):
         return out
     pos = np.minimum(np.searchsorted(ids, movie_ids), len(ids) - 1)

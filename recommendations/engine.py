@@ -16,6 +16,7 @@ from django.utils import timezone
 from catalog.models import Movie, NotInterested, Rating
 from recommendations import store
 from recommendations.feedback import user_cache_key
+from recommendations.ids import as_key, id_array, is_id, no_id
 from recommendations.ml.taste import rating_weights, user_vector
 
 CACHE_SECONDS = 600
@@ -46,10 +47,10 @@ def user_profile(user) -> UserProfile:
     rows = list(Rating.objects.filter(user=user).values_list("movie_id", "value", "updated_at"))
     hidden = list(NotInterested.objects.filter(user=user).values_list("movie_id", flat=True))
     return UserProfile(
-        np.array([r[0] for r in rows], dtype=np.int64),
+        id_array(r[0] for r in rows),
         np.array([r[1] for r in rows], dtype=np.float32),
         np.array([r[2].timestamp() for r in rows], dtype=np.float64),
-        np.array(hidden, dtype=np.int64),
+        id_array(hidden),
     )
 
 
@@ -114,6 +115,36 @@ def _explain_pairs(bundle: store.Bundle, rows: np.ndarray, rated_rows: np.ndarra
     return pairs
 
 
+def _hybrid_because(
+    bundle: store.Bundle,
+    profile: UserProfile,
+    candidates: np.ndarray,
+    rated_ids: np.ndarray,
+    weights: np.ndarray,
+    content_because: np.ndarray,
+) -> np.ndarray:
+    """Cited films when the hybrid scored the candidates: the liked film whose collaborative
+    weight pushes each candidate most (``hybrid_because``) goes first where the user's blend
+    leans on the collaborative part, else it only fills candidates content cannot explain.
+
+    Only liked films (positive taste weight) are cited, as for content: a film the user
+    disliked still counts as an interaction for EASE, but "because you rated it 1★" reads wrong.
+    """
+    from recommendations.hybrid_store import hybrid_because, user_weights
+
+    liked = rated_ids[np.asarray(weights) > 0].tolist()
+    collab = hybrid_because(bundle.hybrid, liked, candidates.tolist())
+    blend = user_weights(bundle.hybrid, profile.movie_ids.tolist())
+    lead = blend["collab"] > 0 and blend["collab"] >= blend["content"]
+    out = content_because.copy()
+    for i, film in enumerate(collab):
+        if film is None or not (lead or not is_id(out[i, 0])):
+            continue
+        other = [m for m in content_because[i].tolist() if is_id(m) and m != film]
+        out[i] = [film, other[0] if other else no_id(out)]
+    return out
+
+
 @dataclass(frozen=True)
 class Shortlist:
     """A user's cached candidates, best first, compact (~4x smaller than tuples of strings).
@@ -123,21 +154,21 @@ class Shortlist:
     """
 
     version_id: int
-    movie_ids: np.ndarray  # int64
+    movie_ids: np.ndarray  # int64 (SQL) or ObjectIds (MongoDB): recommendations.ids
     scores: np.ndarray  # float32
-    because: np.ndarray  # (n, 2) int64
+    because: np.ndarray  # (n, 2) movie ids, padded with ids.no_id()
     notes: dict[int, str]
     rated: bool  # False: no usable ratings, every film is "popular"
 
     def rec(self, i: int, movie: Movie | None = None) -> Rec:
-        ids = [int(m) for m in self.because[i] if m >= 0]
+        ids = [m for m in self.because[i].tolist() if is_id(m)]
         if not self.rated:
             why = "Popular with people on this site"
         elif not ids:
             why = "Popular with people whose taste is like yours"
         else:
             why = "Because you rated " + " and ".join(self.notes[m] for m in ids)
-        return Rec(int(self.movie_ids[i]), float(self.scores[i]), why, self.version_id, ids, movie)
+        return Rec(as_key(self.movie_ids[i]), float(self.scores[i]), why, self.version_id, ids, movie)
 
 
 def _titles(movie_ids: list[int]) -> dict[int, str]:
@@ -171,14 +202,17 @@ def _compute_shortlist(bundle: store.Bundle, user) -> Shortlist:
     known = _mask(bundle, profile.movie_ids)
     values = profile.values[known]
     pairs = _explain_pairs(bundle, top, rated_rows, weights)
-    rated_ids = bundle.movie_ids[rated_rows].astype(np.int64)
-    because = np.full_like(pairs, -1)
+    rated_ids = bundle.movie_ids[rated_rows]
+    because = np.full(pairs.shape, no_id(rated_ids), dtype=rated_ids.dtype)
     because[pairs >= 0] = rated_ids[pairs[pairs >= 0]]
-    cited = sorted({int(i) for i in np.unique(pairs) if i >= 0})
+    if bundle.hybrid is not None:
+        because = _hybrid_because(bundle, profile, bundle.movie_ids[top], rated_ids, weights, because)
+    value_of = dict(zip(rated_ids.tolist(), values.tolist(), strict=True))
+    cited = sorted({m for m in because.ravel().tolist() if is_id(m)})
     titles = _titles(rated_ids.tolist())  # all rated films: a shared title gets its year
-    notes = {int(rated_ids[i]): f"{titles.get(int(rated_ids[i]), '?')} {values[i]:g}★" for i in cited}
+    notes = {m: f"{titles.get(m, '?')} {value_of[m]:g}★" for m in cited}
     return Shortlist(
-        bundle.version_id, bundle.movie_ids[top].astype(np.int64), top_scores.astype(np.float32), because, notes, len(rated_rows) > 0
+        bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, len(rated_rows) > 0
     )
 
 
@@ -247,7 +281,7 @@ def _films(bundle: store.Bundle | None, ids: list[int]) -> dict[int, Movie]:
     edit of a film shows within FILM_CACHE_SECONDS. The instances are shared and read-only.
     """
     if bundle is None:
-        return Movie.objects.prefetch_related("genres").in_bulk(ids)
+        return Movie.objects.with_genres().in_bulk(ids)
     now = time.monotonic()
     cache_ = bundle.films
     found: dict[int, Movie] = {}
@@ -261,7 +295,7 @@ def _films(bundle: store.Bundle | None, ids: list[int]) -> dict[int, Movie]:
     if missing:
         if len(cache_) > FILM_CACHE_MAX:
             cache_.clear()
-        for pk, movie in Movie.objects.prefetch_related("genres").in_bulk(missing).items():
+        for pk, movie in Movie.objects.with_genres().in_bulk(missing).items():
             cache_[pk] = (now, movie)
             found[pk] = movie
     return found
@@ -270,7 +304,7 @@ def _films(bundle: store.Bundle | None, ids: list[int]) -> dict[int, Movie]:
 def _popular_fallback(user, k: int, genre: str, decade: int | None) -> list[Rec]:
     seen = set(Rating.objects.filter(user=user).values_list("movie_id", flat=True)) if user.is_authenticated else set()
     seen |= set(NotInterested.objects.filter(user=user).values_list("movie_id", flat=True)) if user.is_authenticated else set()
-    qs = Movie.objects.exclude(pk__in=list(seen)).prefetch_related("genres").order_by("-rating_count", "title")
+    qs = Movie.objects.exclude(pk__in=list(seen)).with_genres().order_by("-rating_count", "title")
     if genre:
         qs = qs.filter(genres__slug=genre)
     if decade is not None:
@@ -285,5 +319,5 @@ def similar_movies(movie: Movie, k: int = 12) -> list[Rec]:
     row = bundle.row_of[movie.pk]
     scores = bundle.matrix @ bundle.matrix[row]
     top, top_scores = _top(scores, np.array([row]), k)
-    recs = [Rec(int(bundle.movie_ids[r]), float(s), f"Similar to {movie.title}", bundle.version_id, [movie.pk]) for r, s in zip(top, top_scores, strict=True)]
+    recs = [Rec(as_key(bundle.movie_ids[r]), float(s), f"Similar to {movie.title}", bundle.version_id, [movie.pk]) for r, s in zip(top, top_scores, strict=True)]
     return _attach_and_filter(recs, k, "", None, bundle)

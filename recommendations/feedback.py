@@ -24,9 +24,9 @@ def record_event(user_id: int) -> None:
     from recommendations.models import TrainingState
 
     cache.delete(user_cache_key(user_id))
-    updated = TrainingState.objects.filter(pk=1).update(events_since_training=F("events_since_training") + 1)
+    updated = TrainingState.objects.singleton().update(events_since_training=F("events_since_training") + 1)
     if not updated:
-        TrainingState.objects.get_or_create(pk=1, defaults={"events_since_training": 1})
+        TrainingState.load(events_since_training=1)
     transaction.on_commit(_maybe_queue_retrain)
 
 

@@ -1,14 +1,17 @@
 """Blend of content, collaborative and popularity scores at serving time.
 
-The blend weights come from the model version (learnt on validation data by
-the training chain, per user-activity bucket). Until a version carries learnt
-weights, these conservative defaults apply: cold users lean on content and
-popularity, active users on the collaborative model.
+A version with a hybrid artifact (``hybrid_store``: content-regularised EASE + content +
+popularity, blend weights per activity bucket learnt on validation) is served by it, the
+same model the offline pipeline evaluates. Older versions have only a plain EASE: their
+blend uses the version's ``blend_weights`` or these conservative defaults (cold users lean
+on content and popularity, active users on the collaborative model).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from recommendations.ml.hybrid import zscore_rows
 
 DEFAULT_WEIGHTS = {
     "cold": {"content": 1.0, "collab": 0.3, "popularity": 0.6},
@@ -23,19 +26,19 @@ def activity_bucket(n_ratings: int) -> str:
     return "warm" if n_ratings <= 20 else "active"
 
 
-def zscore(x: np.ndarray) -> np.ndarray:
-    std = float(x.std())
-    return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
-
-
 def blend(bundle, profile, rated_rows: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Scores over the bundle's embedding rows (rated films included: the engine filters them)."""
+    if bundle.hybrid is not None:
+        from recommendations.hybrid_store import bundle_hybrid_scores
+
+        return bundle_hybrid_scores(bundle, profile.movie_ids.tolist(), content)
     bucket = activity_bucket(len(rated_rows))
     weights = (bundle.blend or {}).get(bucket) or DEFAULT_WEIGHTS[bucket]
-    scores = weights["content"] * zscore(content) if len(rated_rows) else np.zeros_like(content)
+    scores = weights["content"] * zscore_rows(content[None, :])[0] if len(rated_rows) else np.zeros_like(content)
     if bundle.popularity is not None:
         scores = scores + weights["popularity"] * bundle.popularity
     if bundle.collab is not None and len(rated_rows):
         from recommendations.collab_store import collab_scores
 
-        scores = scores + weights["collab"] * zscore(collab_scores(bundle, profile, rated_rows))
+        scores = scores + weights["collab"] * zscore_rows(collab_scores(bundle, profile, rated_rows)[None, :])[0]
     return scores.astype(np.float32, copy=False)

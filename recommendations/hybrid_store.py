@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommendations import store
+from recommendations.ids import as_key, ids_from_store, ids_to_store
 from recommendations.ml.hybrid import FEATURES, HybridModel, activity_bucket
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ def fit_site_hybrid(
     *,
     budget_seconds: float = 900.0,
     seed: int = 0,
+    stamps: np.ndarray | None = None,
 ) -> tuple[HybridModel | None, dict]:
     """Fit in memory, no storage: columns are ``movie_ids`` (the embedding's rows), so hybrid
     column j is embedding row j. Ratings of films outside ``movie_ids`` are dropped.
@@ -53,19 +55,23 @@ def fit_site_hybrid(
     from recommendations.ml.pipeline import plan_hybrid
 
     started = time.perf_counter()
-    movie_ids = np.asarray(movie_ids, dtype=np.int64)
-    col_of = {int(m): j for j, m in enumerate(movie_ids)}
-    cols = np.fromiter((col_of.get(int(m), -1) for m in np.asarray(movies)), dtype=np.int64, count=len(movies))
+    movie_ids = np.asarray(movie_ids)  # int64 or ObjectIds (recommendations.ids)
+    col_of = {m: j for j, m in enumerate(movie_ids.tolist())}
+    cols = np.fromiter((col_of.get(m, -1) for m in np.asarray(movies).tolist()), dtype=np.int64, count=len(movies))
     keep = cols >= 0
     user_ids, rows = np.unique(np.asarray(users)[keep], return_inverse=True)
     cols = cols[keep]
     if len(rows) < MIN_RATINGS or len(user_ids) < MIN_USERS:
         return None, {"skipped": f"too few ratings ({len(rows)} from {len(user_ids)} users)"}
-    plan = plan_hybrid(len(movie_ids), len(user_ids), budget_seconds - (time.perf_counter() - started))
+    # Rating times (one per rating) enable EASE's temporal co-occurrence term; serving needs none.
+    times = np.asarray(stamps, dtype=np.float64)[keep] if stamps is not None else None
+    if times is not None and (times.size == 0 or np.ptp(times) == 0):
+        times = None
+    plan = plan_hybrid(len(movie_ids), len(user_ids), budget_seconds - (time.perf_counter() - started), temporal=times is not None)
     if plan["max_items"] < len(movie_ids):
         return None, {"skipped": f"budget {budget_seconds:.0f} s < estimated {plan['estimate_seconds']:.0f} s for {len(movie_ids)} films"}
     model = HybridModel(seed=seed, k=max(1, min(10, len(movie_ids))), cold_repeats=plan["cold_repeats"])
-    model.fit((rows, cols, np.ones(len(rows), np.float32)), np.asarray(matrix, dtype=np.float32), n_items=len(movie_ids))
+    model.fit((rows, cols, np.ones(len(rows), np.float32)), np.asarray(matrix, dtype=np.float32), n_items=len(movie_ids), timestamps=times)
     return model, {
         "weights": describe_weights(model),
         "params": {k: round(v, 5) for k, v in model.params.items()},
@@ -101,10 +107,10 @@ def train_hybrid(
     if not version.embeddings_path:
         return {"skipped": f"v{version_id} has no film embedding yet"}
     arrays = store.load_npz(version.embeddings_path)
-    movie_ids = np.asarray(arrays["movie_ids"], dtype=np.int64)
-    users, movies, _values, _stamps = ratings if ratings is not None else ratings_arrays()
+    movie_ids = ids_from_store(arrays["movie_ids"])
+    users, movies, _values, stamps = ratings if ratings is not None else ratings_arrays()
     remaining = budget_seconds - (time.perf_counter() - started)
-    model, info = fit_site_hybrid(movie_ids, arrays["matrix"], users, movies, budget_seconds=remaining, seed=version_id)
+    model, info = fit_site_hybrid(movie_ids, arrays["matrix"], users, movies, budget_seconds=remaining, seed=version_id, stamps=stamps)
     if model is None:
         return info
     buffer = io.BytesIO()
@@ -112,7 +118,7 @@ def train_hybrid(
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as npz:
         payload = {key: npz[key] for key in npz.files}
-    path = store.save_npz(hybrid_path(version_id), movie_ids=movie_ids, **payload)
+    path = store.save_npz(hybrid_path(version_id), movie_ids=ids_to_store(movie_ids), **payload)
     return {"path": path, **info, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -134,7 +140,7 @@ class LoadedHybrid:
 def load_hybrid(path: str) -> LoadedHybrid:
     """Read ``hybrid.npz`` through the storage API."""
     arrays = store.load_npz(path)
-    movie_ids = arrays.pop("movie_ids")
+    movie_ids = ids_from_store(arrays.pop("movie_ids"))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     buffer.seek(0)
@@ -154,8 +160,8 @@ def prepare(model: HybridModel, movie_ids: np.ndarray) -> LoadedHybrid:
     pop = model.popularity.astype(np.float64)
     std = pop.std()
     pop_z = ((pop - pop.mean()) / std if std > 1e-12 else np.zeros_like(pop)).astype(np.float32)
-    ids = np.asarray(movie_ids, dtype=np.int64)
-    return LoadedHybrid(model, ids, {int(m): j for j, m in enumerate(ids)}, vecs, pop_z)
+    ids = np.asarray(movie_ids)
+    return LoadedHybrid(model, ids, {m: j for j, m in enumerate(ids.tolist())}, vecs, pop_z)
 
 
 def _z_unseen(s: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -209,7 +215,7 @@ def describe_weights(model: HybridModel) -> dict[str, dict[str, float]]:
 
 
 def attach_hybrid(bundle: store.Bundle, version) -> None:
-    """Load the version's hybrid into a serving bundle (see the wiring notes in the report).
+    """Load the version's hybrid into a serving bundle (``store.load_bundle``; raises when unusable).
 
     Sets ``bundle.hybrid`` (LoadedHybrid) and ``bundle.hybrid_rows`` (hybrid column ->
     embedding row, -1 when the film left the catalogue).
@@ -218,8 +224,26 @@ def attach_hybrid(bundle: store.Bundle, version) -> None:
     if not info.get("path"):
         return
     loaded = load_hybrid(info["path"])
-    bundle.hybrid = loaded  # type: ignore[attr-defined]
-    bundle.hybrid_rows = np.array([bundle.row_of.get(int(m), -1) for m in loaded.movie_ids], dtype=np.int64)  # type: ignore[attr-defined]
+    # A truncated or mismatched artifact must fail here (serving then falls back), not per request.
+    sizes = {*loaded.model.collab.weights.shape, loaded.model.popularity.shape[0]}  # type: ignore[union-attr]
+    if loaded.unit_vectors is not None:
+        sizes.add(loaded.unit_vectors.shape[0])
+    if sizes != {len(loaded.movie_ids)} or loaded.model.weights.shape != (3, len(FEATURES)):
+        raise ValueError(f"hybrid artifact of v{version.pk} is inconsistent: sizes {sizes} for {len(loaded.movie_ids)} films")
+    attach_loaded(bundle, loaded)
+
+
+def attach_loaded(bundle: store.Bundle, loaded: LoadedHybrid) -> None:
+    """Serve ``bundle`` with a hybrid already in memory (also the evaluation's train-split fit)."""
+    bundle.hybrid = loaded
+    bundle.hybrid_rows = np.array([bundle.row_of.get(m, -1) for m in loaded.movie_ids.tolist()], dtype=np.int64)
+
+
+def user_weights(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> dict[str, float]:
+    """The blend weights (collab, content, popularity) that ``hybrid_user_scores`` uses for this profile."""
+    n = len({as_key(m) for m in profile_movie_ids if m in loaded.col_of})
+    weights = loaded.model.weights[int(activity_bucket(np.array([n]))[0])]
+    return dict(zip(FEATURES, map(float, weights), strict=True))
 
 
 def bundle_hybrid_scores(bundle: store.Bundle, profile_movie_ids: Iterable[int], content: np.ndarray) -> np.ndarray:
@@ -244,8 +268,8 @@ def hybrid_because(loaded: LoadedHybrid, profile_movie_ids: Iterable[int], candi
     """For each candidate, the rated film whose collaborative weight pushes it most
     ("popular with people who liked <film>"), or None when no rated film gives it a positive
     weight. One (rated x candidates) slice of the EASE matrix."""
-    profile = [int(m) for m in profile_movie_ids if int(m) in loaded.col_of]
-    candidates = [int(m) for m in candidate_movie_ids]
+    profile = [as_key(m) for m in profile_movie_ids if m in loaded.col_of]
+    candidates = [as_key(m) for m in candidate_movie_ids]
     if not profile or not candidates:
         return [None] * len(candidates)
     rated_cols = np.array([loaded.col_of[m] for m in profile], dtype=np.int64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -44,8 +46,34 @@ class ModelVersion(models.Model):
         return f"v{self.pk} ({self.status})"
 
 
-class ActiveModel(models.Model):
-    """One row (pk=1) pointing at the serving version: swapping it is one atomic write."""
+SINGLETON_SLOT = "default"
+
+
+class SingletonQuerySet(models.QuerySet):
+    def singleton(self) -> SingletonQuerySet:
+        """The one row, addressed by its natural key: a fixed pk=1 cannot exist on MongoDB (ObjectId keys)."""
+        return self.filter(slot=SINGLETON_SLOT)
+
+
+class SingletonModel(models.Model):
+    """A one-row table. `slot` is unique, so concurrent get_or_create() cannot make a second row."""
+
+    slot = models.CharField(max_length=16, unique=True, default=SINGLETON_SLOT, editable=False)
+
+    objects = SingletonQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def load(cls, **defaults: object) -> Self:
+        """The singleton row, created on first use."""
+        row, _ = cls.objects.get_or_create(slot=SINGLETON_SLOT, defaults=defaults)
+        return row
+
+
+class ActiveModel(SingletonModel):
+    """The one row pointing at the serving version: swapping it is one atomic write."""
 
     version = models.ForeignKey(ModelVersion, null=True, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(auto_now=True)
@@ -54,8 +82,8 @@ class ActiveModel(models.Model):
         return f"active: {self.version_id}"
 
 
-class TrainingState(models.Model):
-    """Singleton (pk=1): events since the last training and the training lock."""
+class TrainingState(SingletonModel):
+    """Singleton: events since the last training and the training lock."""
 
     events_since_training = models.PositiveIntegerField(default=0)
     last_trained_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from catalog.serializers import (
     YEAR_MIN,
     CleanCharField,
     FiniteFloatField,
+    IdField,
     MovieBriefSerializer,
     ScoredMovieSerializer,
 )
@@ -21,6 +22,7 @@ from recommendations.ask import MAX_TEXT
 from recommendations.models import ModelVersion
 
 MAX_TASK_ID = 255
+DEFAULT_K = 20
 
 
 def finite(value: Any) -> Any:
@@ -64,13 +66,13 @@ class DecadeField(serializers.IntegerField):
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, default=20, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
+    k = serializers.IntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
     genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Only this genre (slug).")
     decade = DecadeField(required=False, help_text="Only films of this decade, e.g. 1990.")
 
 
 class RecommendationListSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField(allow_null=True, help_text="The active model version; null when none is.")
+    model_version = IdField(allow_null=True, help_text="The active model version; null when none is.")
     fallback = serializers.BooleanField(help_text="True when no model is active and the list is by popularity.")
     results = ScoredMovieSerializer(many=True)
 
@@ -101,14 +103,15 @@ class AskResponseSerializer(serializers.Serializer):
     mentioned = MovieBriefSerializer(many=True, help_text="Catalogue films recognised in the text.")
     constraints = ConstraintsSerializer(help_text="Genres and decade understood from the text.")
     note = serializers.CharField(allow_blank=True)
-    model_version = serializers.IntegerField(source="version_id", allow_null=True)
+    model_version = IdField(source="version_id", allow_null=True)
 
 
 # --- Model versions and tasks (staff) -------------------------------------
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    id = IdField(read_only=True)
+    parent = IdField(source="parent_id", read_only=True, allow_null=True)
     data_counts = SafeDictField(read_only=True)
     metrics = SafeDictField(read_only=True, help_text="Held-out metrics, e.g. recall@10 and ndcg@10.")
     progress = serializers.SerializerMethodField()
@@ -156,7 +159,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 class RetrainStartedSerializer(serializers.Serializer):
     detail = serializers.CharField()
     task_id = serializers.CharField(allow_null=True)
-    version = serializers.IntegerField(allow_null=True)
+    version = IdField(allow_null=True)
 
 
 class TaskStateSerializer(serializers.Serializer):
@@ -167,7 +170,7 @@ class TaskStateSerializer(serializers.Serializer):
     date_done = serializers.DateTimeField(allow_null=True)
     progress = serializers.FloatField(allow_null=True, help_text="0.0 to 1.0 when known.")
     progress_message = serializers.CharField(allow_blank=True)
-    version = serializers.IntegerField(allow_null=True)
+    version = IdField(allow_null=True)
     version_status = serializers.CharField(allow_null=True)
 
 
@@ -185,7 +188,7 @@ class BrokerCheckSerializer(CheckSerializer):
 
 class ModelCheckSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="True when a model version is active.")
-    version = serializers.IntegerField(allow_null=True)
+    version = IdField(allow_null=True)
     status = serializers.CharField(allow_null=True)
     fine_tuned = serializers.BooleanField()
     activated_at = serializers.DateTimeField(allow_null=True)

@@ -14,8 +14,9 @@ from catalog.selectors import movie_base_queryset
 from movierec.mongo import atomic
 from recommendations import store
 from recommendations.encoders import get_encoder
+from recommendations.ids import id_array, ids_from_store
 from recommendations.ml.text import FilmDoc, film_text
-from recommendations.models import ActiveModel, ModelVersion
+from recommendations.models import SINGLETON_SLOT, ActiveModel, ModelVersion
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -36,7 +37,7 @@ def film_doc(movie) -> FilmDoc:
 
 def catalogue_texts() -> tuple[np.ndarray, list[str]]:
     movies = list(movie_base_queryset().order_by("pk"))
-    return np.array([m.pk for m in movies], dtype=np.int64), [film_text(film_doc(m)) for m in movies]
+    return id_array(m.pk for m in movies), [film_text(film_doc(m)) for m in movies]
 
 
 def text_hash(text: str) -> str:
@@ -57,8 +58,9 @@ def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progre
     if only_changed and version.embeddings_path:
         try:
             old = store.load_npz(version.embeddings_path)
-            old_rows = {(int(m), str(h)): i for i, (m, h) in enumerate(zip(old["movie_ids"], old["text_hashes"], strict=True))}
-            reuse = [(i, old_rows.get((int(m), str(h)))) for i, (m, h) in enumerate(zip(movie_ids, hashes, strict=True))]
+            old_ids = ids_from_store(old["movie_ids"]).tolist()
+            old_rows = {(m, str(h)): i for i, (m, h) in enumerate(zip(old_ids, old["text_hashes"], strict=True))}
+            reuse = [(i, old_rows.get((m, str(h)))) for i, (m, h) in enumerate(zip(movie_ids.tolist(), hashes, strict=True))]
             for i, j in reuse:
                 if j is not None:
                     matrix[i] = old["matrix"][j]
@@ -83,7 +85,7 @@ def model_version_promote(version: ModelVersion, *, reason: str = "") -> ModelVe
     """Make `version` the one active model: a single pointer write, inside one transaction."""
     if not version.embeddings_path:
         raise ValueError(f"v{version.pk} has no embeddings artifact")
-    pointer, _ = ActiveModel.objects.select_for_update().get_or_create(pk=1)
+    pointer, _ = ActiveModel.objects.select_for_update().get_or_create(slot=SINGLETON_SLOT)
     previous = pointer.version_id
     if previous and previous != version.pk:
         ModelVersion.objects.filter(pk=previous, status=ModelVersion.Status.ACTIVE).update(status=ModelVersion.Status.READY)
@@ -101,7 +103,7 @@ def model_version_create(*, parent: ModelVersion | None = None, encoder_path: st
 
 
 def active_version() -> ModelVersion | None:
-    pointer = ActiveModel.objects.filter(pk=1).select_related("version").first()
+    pointer = ActiveModel.objects.singleton().select_related("version").first()
     return pointer.version if pointer else None
 
 
@@ -113,13 +115,30 @@ def bootstrap_base_version(progress: Progress | None = None) -> ModelVersion:
     collab_path = ""
     from recommendations.collab_store import ratings_arrays, train_collab
 
-    users, movies, _values, _stamps = ratings_arrays()
+    users, movies, values, stamps = ratings_arrays()
     if len(np.unique(users)) >= 2 and len(np.unique(movies)) >= 2:
         collab = train_collab(version.pk, users, movies)
         collab_path, counts["collab"] = collab["path"], {k: v for k, v in collab.items() if k != "path"}
         counts["ratings"] = len(users)
+    metrics = {"hybrid": _bootstrap_hybrid(version.pk, (users, movies, values, stamps))}
     ModelVersion.objects.filter(pk=version.pk).update(
-        data_counts=counts, collab_path=collab_path, finished_at=timezone.now(), reason="base model (no fine-tuning)"
+        data_counts=counts, collab_path=collab_path, metrics=metrics, finished_at=timezone.now(), reason="base model (no fine-tuning)"
     )
     version.refresh_from_db()
     return model_version_promote(version, reason="base model (no fine-tuning)")
+
+
+def _bootstrap_hybrid(version_id: int, ratings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> dict:
+    """The learnt hybrid for the first model when there are enough ratings; never blocks the first start."""
+    from recommendations import hybrid_store
+
+    users = ratings[0]
+    if len(users) < hybrid_store.MIN_RATINGS or len(np.unique(users)) < hybrid_store.MIN_USERS:
+        return {"skipped": f"too few ratings ({len(users)})"}
+    try:
+        return hybrid_store.train_hybrid(
+            version_id, budget_seconds=float(settings.MOVIEREC.get("HYBRID_MAX_SECONDS", 900.0)), ratings=ratings
+        )
+    except Exception as exc:
+        logger.exception("v%s: hybrid fit failed; serving will use the plain collaborative model", version_id)
+        return {"skipped": f"failed: {exc!r}"[:500]}

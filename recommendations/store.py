@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from recommendations.ids import ids_from_store, ids_to_store
 from recommendations.models import ActiveModel, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
 def save_embeddings(version_id: int, movie_ids: np.ndarray, matrix: np.ndarray, text_hashes: np.ndarray) -> str:
     return save_npz(
         f"{version_prefix(version_id)}/embeddings.npz",
-        movie_ids=movie_ids.astype(np.int64),
+        movie_ids=ids_to_store(movie_ids),  # strings: ObjectIds do not fit in int64
         matrix=matrix.astype(np.float32),
         text_hashes=text_hashes.astype("U16"),
     )
@@ -65,22 +66,45 @@ class Bundle:
     collab_rows: np.ndarray | None = None  # collab item index -> embedding row
     blend: dict = field(default_factory=dict)
     popularity: np.ndarray | None = None  # per embedding row, log-scaled and z-scored
+    hybrid: object | None = None  # recommendations.hybrid_store.LoadedHybrid; replaces collab when set
+    hybrid_rows: np.ndarray | None = None  # hybrid column -> embedding row
     films: dict = field(default_factory=dict)  # movie id -> (loaded_at, Movie): engine's film-card cache
 
 
 def load_bundle(version: ModelVersion) -> Bundle:
     arrays = load_npz(version.embeddings_path)
-    movie_ids = arrays["movie_ids"]
+    movie_ids = ids_from_store(arrays["movie_ids"])
     matrix = np.ascontiguousarray(arrays["matrix"], dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != movie_ids.shape[0]:
         raise ValueError(f"artifact of v{version.pk} is inconsistent: {matrix.shape} vs {movie_ids.shape}")
-    bundle = Bundle(version.pk, movie_ids, matrix, {int(m): i for i, m in enumerate(movie_ids)})
+    bundle = Bundle(version.pk, movie_ids, matrix, {m: i for i, m in enumerate(movie_ids.tolist())})
     bundle.popularity = _popularity(movie_ids)
-    if version.collab_path:
-        from recommendations.collab_store import attach_collab
-
-        attach_collab(bundle, version)
+    _attach_ratings_model(bundle, version)
     return bundle
+
+
+def _attach_ratings_model(bundle: Bundle, version: ModelVersion) -> None:
+    """The version's learnt hybrid, else its plain EASE, else nothing (content + popularity).
+
+    Only one is held: each carries an n_films x n_films matrix. A corrupt or missing one is
+    logged and skipped, since the film vectors alone still serve every user.
+    """
+    from recommendations import hybrid_store
+    from recommendations.collab_store import attach_collab
+
+    if ((version.metrics or {}).get("hybrid") or {}).get("path"):
+        try:
+            hybrid_store.attach_hybrid(bundle, version)
+            return
+        except Exception:
+            bundle.hybrid, bundle.hybrid_rows = None, None
+            logger.exception("hybrid artifact of v%s is missing or corrupt; serving without it", version.pk)
+    if version.collab_path:
+        try:
+            attach_collab(bundle, version)
+        except Exception:
+            bundle.collab, bundle.collab_rows = None, None
+            logger.exception("collaborative artifact of v%s is missing or corrupt; serving content only", version.pk)
 
 
 def _popularity(movie_ids: np.ndarray) -> np.ndarray:
@@ -88,7 +112,7 @@ def _popularity(movie_ids: np.ndarray) -> np.ndarray:
     from catalog.models import Movie
 
     counts = dict(Movie.objects.values_list("pk", "rating_count"))
-    pop = np.log1p(np.array([counts.get(int(m), 0) for m in movie_ids], dtype=np.float32))
+    pop = np.log1p(np.array([counts.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32))
     std = float(pop.std())
     return (pop - pop.mean()) / std if std > 0 else np.zeros_like(pop)
 
@@ -113,7 +137,7 @@ def reset_cache() -> None:
 
 
 def active_version_id() -> int | None:
-    return ActiveModel.objects.filter(pk=1).values_list("version_id", flat=True).first()
+    return ActiveModel.objects.singleton().values_list("version_id", flat=True).first()
 
 
 def active_bundle() -> Bundle | None:

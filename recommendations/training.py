@@ -44,11 +44,13 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from movierec.mongo import atomic  # Django's atomic() is a no-op on MongoDB
 from recommendations import services, store
+from recommendations.ids import as_key, dense_ids, ids_from_store, run_starts
 from recommendations.models import ActiveModel, ModelVersion, TrainingState
 
 logger = logging.getLogger(__name__)
@@ -109,8 +111,7 @@ def _owner(version_id: int) -> str:
 
 
 def _state() -> TrainingState:
-    state, _ = TrainingState.objects.get_or_create(pk=1)
-    return state
+    return TrainingState.load()
 
 
 def lock_holder() -> str:
@@ -123,14 +124,14 @@ def lock_holder() -> str:
 
 def _release_lock(version_id: int) -> None:
     owner = _owner(version_id)
-    TrainingState.objects.filter(Q(lock_owner=owner) | Q(lock_owner__startswith=f"{owner}:"), pk=1).update(
+    TrainingState.objects.singleton().filter(Q(lock_owner=owner) | Q(lock_owner__startswith=f"{owner}:")).update(
         lock_owner="", lock_expires_at=None
     )
 
 
 def _extend_lock(holder: str, seconds: float) -> bool:
     return bool(
-        TrainingState.objects.filter(pk=1, lock_owner=holder).update(lock_expires_at=timezone.now() + timedelta(seconds=seconds))
+        TrainingState.objects.singleton().filter(lock_owner=holder).update(lock_expires_at=timezone.now() + timedelta(seconds=seconds))
     )
 
 
@@ -151,7 +152,7 @@ def fail_version(version_id: int, reason: str) -> bool:
             (ModelVersion.objects.filter(pk=version_id).values_list("data_counts", flat=True).first() or {}).get("events", 0)
         )
         if events:  # not trained on after all: they count towards the next run
-            TrainingState.objects.filter(pk=1).update(events_since_training=F("events_since_training") + events)
+            TrainingState.objects.singleton().update(events_since_training=F("events_since_training") + events)
         logger.warning("model v%s failed: %s", version_id, reason)
     return bool(changed)
 
@@ -183,7 +184,7 @@ def start_version(*, reason: str, requested_by: str = "", budget: dict | None = 
     tasks = {"fine_tune": chain_id, **{stage: str(uuid.uuid4()) for stage in ("refresh", "collab", "evaluate")}}
     inherited = {"blend_weights": parent.metrics["blend_weights"]} if parent and "blend_weights" in (parent.metrics or {}) else {}
     _state()
-    with transaction.atomic():
+    with atomic():
         version = ModelVersion.objects.create(
             parent=parent,
             status=Status.QUEUED,
@@ -200,10 +201,10 @@ def start_version(*, reason: str, requested_by: str = "", budget: dict | None = 
         )
         expiry = now + timedelta(seconds=queued_timeout())
         free = Q(lock_owner="") | Q(lock_expires_at__isnull=True) | Q(lock_expires_at__lt=now)
-        if not TrainingState.objects.filter(free, pk=1).update(lock_owner=_owner(version.pk), lock_expires_at=expiry):
-            raise TrainingBusy(f"a retraining is already running ({TrainingState.objects.get(pk=1).lock_owner})")
+        if not TrainingState.objects.singleton().filter(free).update(lock_owner=_owner(version.pk), lock_expires_at=expiry):
+            raise TrainingBusy(f"a retraining is already running ({TrainingState.objects.singleton().get().lock_owner})")
     events = _state().events_since_training
-    TrainingState.objects.filter(pk=1).update(events_since_training=F("events_since_training") - events, pending_retrain=False)
+    TrainingState.objects.singleton().update(events_since_training=F("events_since_training") - events, pending_retrain=False)
     version.data_counts["events"] = events
     ModelVersion.objects.filter(pk=version.pk).update(data_counts=version.data_counts)
     return version
@@ -214,7 +215,7 @@ def _abandon_unsent(version: ModelVersion) -> None:
     events = int(version.data_counts.get("events", 0))
     _release_lock(version.pk)
     ModelVersion.objects.filter(pk=version.pk, status=Status.QUEUED).delete()
-    TrainingState.objects.filter(pk=1).update(events_since_training=F("events_since_training") + events, pending_retrain=True)
+    TrainingState.objects.singleton().update(events_since_training=F("events_since_training") + events, pending_retrain=True)
 
 
 @dataclass
@@ -280,7 +281,7 @@ def recover_stale(now: datetime | None = None) -> list[int]:
             failed.append(version.pk)
     state.refresh_from_db()
     if state.lock_owner and (state.lock_expires_at is None or state.lock_expires_at < now):
-        TrainingState.objects.filter(pk=1, lock_owner=state.lock_owner).update(lock_owner="", lock_expires_at=None)
+        TrainingState.objects.singleton().filter(lock_owner=state.lock_owner).update(lock_owner="", lock_expires_at=None)
     return failed
 
 
@@ -393,7 +394,7 @@ def _claim(version_id: int, stage: str, token: str) -> StageRun | None:
         return None
     owner, holder = _owner(version_id), f"{_owner(version_id)}:{token}"
     now = timezone.now()
-    if TrainingState.objects.filter(pk=1, lock_owner=owner).update(
+    if TrainingState.objects.singleton().filter(lock_owner=owner).update(
         lock_owner=holder, lock_expires_at=now + timedelta(seconds=stale_seconds())
     ):
         fields: dict[str, Any] = {"heartbeat_at": now, "progress_message": f"{stage}: starting"}
@@ -442,7 +443,7 @@ def _run_stage(version_id: int | None, stage: str, token: str, work: Callable[[S
         _release_lock(run.version.pk)
         return run.version.pk if status == Status.ACTIVE else None
     # Back to the chain's owner, with time for the next message to reach a worker.
-    TrainingState.objects.filter(pk=1, lock_owner=run.holder).update(
+    TrainingState.objects.singleton().filter(lock_owner=run.holder).update(
         lock_owner=_owner(run.version.pk), lock_expires_at=timezone.now() + timedelta(seconds=queued_timeout())
     )
     ModelVersion.objects.filter(pk=run.version.pk).update(progress=STAGE_SPAN[stage][1], progress_message=f"{stage}: done")
@@ -489,31 +490,28 @@ def build_split(cutoff: float | None = None) -> Split:
     heldout: dict[int, np.ndarray] = {}
     # ratings_arrays is in time order, so a stable sort by user keeps each user's ratings chronological.
     order = np.argsort(users, kind="stable")
-    bounds = np.flatnonzero(np.diff(users[order])) + 1
+    bounds = run_starts(users[order])
     for rows in np.split(order, bounds):
         n = len(rows)
         if n < MIN_RATINGS:
             continue
         hold = min(MAX_HOLDOUT, max(1, round(HOLDOUT_FRACTION * n)))
         train[rows[-hold:]] = False
-        heldout[int(users[rows[0]])] = movies[rows[-hold:]]
+        heldout[as_key(users[rows[0]])] = movies[rows[-hold:]]
     return Split(users, movies, values, stamps, train, float(cutoff if cutoff is not None else time.time()), heldout)
 
 
 def training_pairs(
     split: Split, texts: dict[int, str], *, max_pairs: int, seed: int = 0
 ) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """Co-liked and next-liked film-text pairs from the train part only."""
-    from recommendations.ml.pairs import co_liked_pairs, history_next_pairs
+    """Co-liked and next-liked film-text pairs from the train part only (``pairs.film_pairs``)."""
+    from recommendations.ml.pairs import film_pairs
 
     users, movies, values, stamps = split.part(split.train)
-    co = co_liked_pairs(users, movies, values, texts, max_pairs=max_pairs // 2, seed=seed)
-    nxt = history_next_pairs(users, movies, values, stamps, texts, history=1, prefix="", max_pairs=max_pairs - len(co), seed=seed)
-    seen: set[tuple[str, str]] = set()
-    pairs = [p for p in co + nxt if p[0] != p[1] and not (p in seen or seen.add(p))]
-    rng = np.random.default_rng(seed)
-    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
-    return pairs, {"co_liked": len(co), "next_liked": len(nxt), "pairs": len(pairs)}
+    if movies.dtype == object:  # ObjectIds (MongoDB): ml.pairs works on integer ids, so pass dense codes
+        (_, users), (films, movies) = dense_ids(users), dense_ids(movies)
+        texts = {i: texts[m] for i, m in enumerate(films.tolist()) if m in texts}
+    return film_pairs(users, movies, values, stamps, texts, max_pairs=max_pairs, seed=seed)
 
 
 def validation_pairs(
@@ -528,8 +526,8 @@ def validation_pairs(
         mine = split.users == user
         train_liked = split.movies[mine & split.train & liked]
         test_liked = split.movies[mine & ~split.train & liked]
-        if len(train_liked) and len(test_liked) and int(train_liked[-1]) in texts and int(test_liked[0]) in texts:
-            pairs.append((texts[int(train_liked[-1])], texts[int(test_liked[0])]))
+        if len(train_liked) and len(test_liked) and as_key(train_liked[-1]) in texts and as_key(test_liked[0]) in texts:
+            pairs.append((texts[as_key(train_liked[-1])], texts[as_key(test_liked[0])]))
     rng = np.random.default_rng(seed)
     return [pairs[i] for i in sorted(rng.permutation(len(pairs))[:limit])]
 
@@ -709,6 +707,25 @@ def _collab(run: StageRun) -> None:
     with run.beating(0.1, "fitting the collaborative model"):
         info = train_collab(version.pk, split.users, split.movies, **{k: v for k, v in params.items() if k in accepted})
     run.save(collab_path=info["path"], metrics={**version.metrics, "collab": {k: info[k] for k in ("kind", "items", "params")}})
+    gc.collect()  # the EASE matrix above, before the hybrid builds its own
+    with run.beating(0.5, "fitting the hybrid ranker"):
+        hybrid = _train_hybrid(version.pk, split)
+    run.save(metrics={**version.metrics, "hybrid": hybrid})
+
+
+def _train_hybrid(version_id: int, split: Split) -> dict:
+    """The learnt hybrid that serving prefers; on failure the version is still served by its EASE."""
+    from recommendations.hybrid_store import train_hybrid
+
+    try:
+        return train_hybrid(
+            version_id,
+            budget_seconds=float(conf("HYBRID_MAX_SECONDS", 900.0)),
+            ratings=(split.users, split.movies, split.values, split.stamps),
+        )
+    except Exception as exc:
+        logger.exception("v%s: hybrid fit failed; serving will use the plain collaborative model", version_id)
+        return {"skipped": f"failed: {exc!r}"[:500]}
 
 
 # ------------------------------------------------------------------------ evaluate
@@ -736,21 +753,52 @@ def _fit_eval_collab(split: Split, parent: ModelVersion | None) -> EvalCollab | 
     return EvalCollab(model, item_ids)
 
 
-def _eval_bundle(version: ModelVersion, popularity: dict[int, int], collab: EvalCollab | None) -> store.Bundle:
+def _fit_eval_hybrids(versions: list[ModelVersion], split: Split) -> dict[int, Any]:
+    """For each version served by a hybrid, the same hybrid fitted on the train part only, so the
+    gate measures what each version serves without the held-out ratings leaking in."""
+    from recommendations.hybrid_store import fit_site_hybrid, prepare
+
+    users, movies, _values, _stamps = split.part(split.train)
+    out: dict[int, Any] = {}
+    for version in versions:
+        if not ((version.metrics or {}).get("hybrid") or {}).get("path"):
+            continue
+        try:
+            arrays = store.load_npz(version.embeddings_path)
+            movie_ids = ids_from_store(arrays["movie_ids"])
+            budget = float(conf("HYBRID_MAX_SECONDS", 900.0))
+            model, info = fit_site_hybrid(movie_ids, arrays["matrix"], users, movies, budget_seconds=budget, seed=version.pk)
+        except Exception:
+            logger.exception("v%s: train-split hybrid failed; evaluated with its plain blend", version.pk)
+            continue
+        if model is None:  # e.g. too little train data: that version is scored by its plain blend
+            logger.info("v%s: no train-split hybrid for evaluation (%s)", version.pk, info.get("skipped"))
+            continue
+        out[version.pk] = prepare(model, movie_ids)
+    return out
+
+
+def _eval_bundle(
+    version: ModelVersion, popularity: dict[int, int], collab: EvalCollab | None, hybrid: Any = None
+) -> store.Bundle:
     arrays = store.load_npz(version.embeddings_path)
-    movie_ids = arrays["movie_ids"].astype(np.int64)
+    movie_ids = ids_from_store(arrays["movie_ids"])
     matrix = np.ascontiguousarray(arrays["matrix"], dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(movie_ids):
         raise ValueError(f"artifact of v{version.pk} is inconsistent")
-    bundle = store.Bundle(version.pk, movie_ids, matrix, {int(m): i for i, m in enumerate(movie_ids)})
+    bundle = store.Bundle(version.pk, movie_ids, matrix, {m: i for i, m in enumerate(movie_ids.tolist())})
     # Popularity from the train part only: the held-out ratings must not leak in.
-    pop = np.log1p(np.array([popularity.get(int(m), 0) for m in movie_ids], dtype=np.float32))
+    pop = np.log1p(np.array([popularity.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32))
     std = float(pop.std())
     bundle.popularity = (pop - pop.mean()) / std if std > 0 else np.zeros_like(pop)
     if collab is not None:
         bundle.collab = collab.model
-        bundle.collab_rows = np.array([bundle.row_of.get(int(m), -1) for m in collab.movie_ids], dtype=np.int64)
-        bundle.collab_col_of = {int(m): c for c, m in enumerate(collab.movie_ids)}  # type: ignore[attr-defined]
+        bundle.collab_rows = np.array([bundle.row_of.get(m, -1) for m in collab.movie_ids.tolist()], dtype=np.int64)
+        bundle.collab_col_of = {m: c for c, m in enumerate(collab.movie_ids.tolist())}  # type: ignore[attr-defined]
+    if hybrid is not None:
+        from recommendations.hybrid_store import attach_loaded
+
+        attach_loaded(bundle, hybrid)
     bundle.blend = (version.metrics or {}).get("blend_weights", {})
     return bundle
 
@@ -760,6 +808,7 @@ def score_split(
     split: Split,
     *,
     collab: EvalCollab | None,
+    hybrids: dict[int, Any] | None = None,
     report: Callable[[float, str], None] | None = None,
     seed: int = 0,
 ) -> dict[int, dict[str, dict[str, float]]]:
@@ -774,8 +823,8 @@ def score_split(
 
     tr_users, tr_movies, tr_values, tr_stamps = split.part(split.train)
     popularity = dict(zip(*np.unique(tr_movies, return_counts=True), strict=True))
-    popularity = {int(k): int(v) for k, v in popularity.items()}
-    bundles = [_eval_bundle(v, popularity, collab) for v in versions]
+    popularity = {as_key(k): int(v) for k, v in popularity.items()}
+    bundles = [_eval_bundle(v, popularity, collab, (hybrids or {}).get(v.pk)) for v in versions]
     users = sorted(split.heldout)
     if len(users) > EVAL_MAX_USERS:
         users = sorted(np.random.default_rng(seed).choice(users, EVAL_MAX_USERS, replace=False).tolist())
@@ -851,7 +900,13 @@ def _evaluate(run: StageRun) -> None:
     if use_collab:
         with run.beating(0.05, "fitting the collaborative model on the train split"):
             collab = _fit_eval_collab(split, version.parent)
-    scores = score_split(compared, split, collab=collab, report=lambda f, m: run.report(0.1 + 0.85 * f, m), seed=version.pk)
+    hybrids = None
+    if use_collab:
+        with run.beating(0.08, "fitting the hybrid rankers on the train split"):
+            hybrids = _fit_eval_hybrids(compared, split)
+    scores = score_split(
+        compared, split, collab=collab, hybrids=hybrids, report=lambda f, m: run.report(0.1 + 0.85 * f, m), seed=version.pk
+    )
     mine = scores[version.pk]
     base = scores.get(active.pk) if active is not None and active.pk != version.pk else None
     tolerance = float(conf("PROMOTE_TOLERANCE", 0.005))
@@ -861,7 +916,8 @@ def _evaluate(run: StageRun) -> None:
         **mine[scorer],
         "scorer": scorer,
         "content": mine["content"],
-        "hybrid": mine["hybrid"],
+        # merged: metrics["hybrid"] also records the served hybrid artifact (path, weights)
+        "hybrid": {**(version.metrics.get("hybrid") or {}), **mine["hybrid"]},
         "k": K,
         "eval_users": len(split.heldout),
         "tolerance": tolerance,
@@ -880,13 +936,13 @@ def _evaluate(run: StageRun) -> None:
                 **base[scorer],
                 "scorer": scorer,
                 "content": base["content"],
-                "hybrid": base["hybrid"],
+                "hybrid": {**((active.metrics or {}).get("hybrid") or {}), **base["hybrid"]},
                 "evaluated_with": version.pk,
             }
         )
     if promote:
-        with transaction.atomic():
-            pointer = ActiveModel.objects.select_for_update().filter(pk=1).values_list("version_id", flat=True).first()
+        with atomic():
+            pointer = ActiveModel.objects.singleton().select_for_update().values_list("version_id", flat=True).first()
             expected = active.pk if active is not None else None
             if pointer != expected:  # someone promoted or rolled back by hand meanwhile
                 promote, why = False, f"the active version changed during evaluation (v{expected} -> v{pointer})"
@@ -902,7 +958,7 @@ def _evaluate(run: StageRun) -> None:
             metrics={**metrics, "decision": "reject"},
         )
     ModelVersion.objects.filter(pk=version.pk).update(progress=1.0, progress_message="promoted" if promote else "rejected")
-    TrainingState.objects.filter(pk=1).update(last_trained_at=now)
+    TrainingState.objects.singleton().update(last_trained_at=now)
     logger.info("model v%s %s: %s", version.pk, "promoted" if promote else "rejected", why)
 
 

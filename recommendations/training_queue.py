@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 def maybe_queue_retrain() -> bool:
     """True when a retraining is due (queued now, or left pending for the sweep)."""
     threshold = settings.MOVIEREC["RETRAIN_AFTER_EVENTS"]
-    state = TrainingState.objects.filter(pk=1).first()
+    state = TrainingState.objects.singleton().first()
     if state is None or state.events_since_training < threshold:
         return False
-    if not TrainingState.objects.filter(pk=1, pending_retrain=False).update(pending_retrain=True):
+    if not TrainingState.objects.singleton().filter(pending_retrain=False).update(pending_retrain=True):
         return True  # already pending: the sweep (or a running chain's successor) handles it
     from movierec.celery import app
 

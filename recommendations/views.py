@@ -13,7 +13,6 @@ from xml.sax.saxutils import escape, quoteattr
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
-from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem
+from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem, attach_genres
 from catalog.templatetags.movierec import genre_name
 from catalog.views import card_context
 from recommendations import selectors
@@ -207,7 +206,7 @@ def search(request: HttpRequest) -> HttpResponse:
     if q and (len(q.split()) >= 3 or not titles):
         answer = ask(request.user, q, k=12)
         understood, note = explain_answer(answer)
-        prefetch_related_objects([i.movie for i in answer.items], "genres")
+        attach_genres(i.movie for i in answer.items)
         items = list(answer.items)
     cards = card_context(request, titles + [i.movie for i in items])
     items = [i for i in items if i.movie.pk not in cards["hidden_ids"]]
@@ -312,7 +311,7 @@ def poster(request: HttpRequest, pk: int) -> HttpResponse:
     forbids are dropped, and a strict Content-Security-Policy means the file can never run
     a script even when opened on its own.
     """
-    movie = get_object_or_404(Movie.objects.prefetch_related("genres"), pk=pk)
+    movie = get_object_or_404(Movie.objects.with_genres(), pk=pk)
     title = _XML_FORBIDDEN.sub("", movie.title)
     genre = next(iter(g.name for g in movie.genres.all()), "")
     colour = GENRE_COLOURS.get(genre) or "#" + hashlib.sha256(title.encode()).hexdigest()[:6]

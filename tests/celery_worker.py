@@ -140,7 +140,7 @@ def fake_matrix(kind: str, movie_ids: np.ndarray, *, seed: int = 0) -> np.ndarra
     elif kind == "random":
         matrix = rng.normal(size=(len(movie_ids), dim)).astype(np.float32)
     elif kind == "genre":
-        genre_of = {m.pk: m.genres.first().name for m in Movie.objects.prefetch_related("genres")}
+        genre_of = {m.pk: m.genres.first().name for m in Movie.objects.with_genres()}
         names = sorted(set(genre_of.values()))
         matrix = 0.05 * rng.normal(size=(len(movie_ids), dim)).astype(np.float32)
         for row, movie_id in enumerate(movie_ids.tolist()):
@@ -365,12 +365,13 @@ def check_full_chain(live: dict, worker: Worker) -> None:
     assert len(version.loss_curve) == 3 and version.metrics["finetune"]["steps"] == 3
     assert version.encoder_path and version.embeddings_path and version.collab_path
     metrics = version.metrics
+    assert metrics["hybrid"]["path"] and metrics["hybrid"]["films"] == 30 and "ndcg@10" in metrics["hybrid"]
     assert metrics["scorer"] == "hybrid" and metrics["baseline"]["version"] == base.pk
     assert 0 <= metrics["ndcg@10"] <= 1 and 0 <= metrics["recall@10"] <= 1
     assert version.progress == 1.0 and version.data_counts["embedded"] == 30
-    assert ActiveModel.objects.get(pk=1).version_id == version.pk
+    assert ActiveModel.objects.singleton().get().version_id == version.pk
     assert ModelVersion.objects.get(pk=base.pk).status == "ready"
-    state = TrainingState.objects.get(pk=1)
+    state = TrainingState.objects.singleton().get()
     assert state.lock_owner == "" and state.last_trained_at is not None
     results = dict(
         TaskResult.objects.filter(task_id__in=version.data_counts["tasks"].values()).values_list("task_name", "status")
@@ -381,3 +382,4 @@ def check_full_chain(live: dict, worker: Worker) -> None:
     }
     # This process (standing in for a web server) picks the new version up without a restart.
     wait_for(lambda: store.active_bundle().version_id == version.pk, 5, "serving to follow the pointer")
+    assert store.active_bundle().hybrid is not None  # served by the hybrid the worker fitted

@@ -27,7 +27,7 @@ def films(db) -> list[Movie]:
 def snapshot(user) -> tuple:
     ratings = sorted(Rating.objects.filter(user=user).values_list("movie_id", "value", "updated_at"))
     movies = sorted(Movie.objects.values_list("pk", "rating_count", "rating_sum"))
-    events = TrainingState.objects.filter(pk=1).values_list("events_since_training", flat=True).first()
+    events = TrainingState.objects.singleton().values_list("events_since_training", flat=True).first()
     return ratings, movies, events
 
 

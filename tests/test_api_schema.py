@@ -169,11 +169,11 @@ def test_unhandled_exception_is_a_json_500_without_traceback(db, monkeypatch, se
 
 
 def test_throttled_requests_get_a_json_429(db, monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import caches
     from rest_framework.throttling import AnonRateThrottle
 
     monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
-    cache.clear()
+    caches["throttle"].clear()
     client = APIClient()
     assert [client.get("/api/v1/health/").status_code for _ in range(2)] == [200, 200]
     response = client.get("/api/v1/health/")

@@ -36,7 +36,7 @@ def test_rating_is_stored_when_the_broker_is_unreachable_and_the_sweep_queues_la
     assert elapsed < 10
     assert Rating.objects.get(user=user, movie=movie).value == 4.5
     assert Movie.objects.get(pk=movie.pk).rating_count == 1
-    state = TrainingState.objects.get(pk=1)
+    state = TrainingState.objects.singleton().get()
     assert state.pending_retrain and state.events_since_training == 1 and state.lock_owner == ""
     assert not ModelVersion.objects.exists()  # nothing half-queued left behind
 
@@ -54,11 +54,11 @@ def test_rating_is_stored_when_the_broker_is_unreachable_and_the_sweep_queues_la
 
 @pytest.mark.django_db
 def test_sweep_with_the_broker_still_down_keeps_the_retraining_pending(due_after_one_event):
-    TrainingState.objects.create(pk=1, events_since_training=3, pending_retrain=True)
+    TrainingState.objects.create(events_since_training=3, pending_retrain=True)
     with app_broker(f"redis://127.0.0.1:{closed_port()}/0"):
         outcome = training.sweep()
     assert outcome["queued"] is None and "could not queue" in outcome["error"]
-    state = TrainingState.objects.get(pk=1)
+    state = TrainingState.objects.singleton().get()
     assert state.pending_retrain and state.events_since_training == 3 and state.lock_owner == ""
     assert not ModelVersion.objects.exists()
 
@@ -71,5 +71,5 @@ def test_events_below_the_threshold_do_not_touch_the_broker(client, user, settin
     with app_broker(f"redis://127.0.0.1:{closed_port()}/0"), django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("catalog:rate", args=[movie.pk]), {"value": "3.0"})
     assert Rating.objects.filter(user=user, movie=movie).exists()
-    state = TrainingState.objects.get(pk=1)
+    state = TrainingState.objects.singleton().get()
     assert state.events_since_training == 1 and not state.pending_retrain

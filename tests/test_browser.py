@@ -115,7 +115,7 @@ def starter_model_tx(transactional_db: None) -> Any:
 
 
 def family_films() -> list[Movie]:
-    return [m for m in Movie.objects.prefetch_related("genres").order_by("-rating_count", "title") if {g.name for g in m.genres.all()} >= FAMILY]
+    return [m for m in Movie.objects.with_genres().order_by("-rating_count", "title") if {g.name for g in m.genres.all()} >= FAMILY]
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def log_in(page: Any, base: str, username: str) -> None:
 
 
 def genres_of(ids: list[int]) -> list[set[str]]:
-    movies = Movie.objects.prefetch_related("genres").in_bulk(ids)
+    movies = Movie.objects.with_genres().in_bulk(ids)
     return [{g.name for g in movies[i].genres.all()} for i in ids]
 
 

@@ -78,7 +78,7 @@ def test_fine_tune_stage_changes_weights_lowers_loss_and_reports(site):
 
     active = fake_active_version("random")
     version = training.start_version(reason="test", budget=TINY_BUDGET)
-    assert TrainingState.objects.get(pk=1).lock_owner == f"v{version.pk}"
+    assert TrainingState.objects.singleton().get().lock_owner == f"v{version.pk}"
 
     assert training.fine_tune_version(version.pk, task_id="task-1") == version.pk
 
@@ -95,7 +95,7 @@ def test_fine_tune_stage_changes_weights_lowers_loss_and_reports(site):
     counts = version.data_counts
     assert counts["pairs"] >= 16 and counts["train_ratings"] == 120 and counts["eval_users"] == 20
     # The stage hands the lock back to the chain for the next stage.
-    assert TrainingState.objects.get(pk=1).lock_owner == f"v{version.pk}"
+    assert TrainingState.objects.singleton().get().lock_owner == f"v{version.pk}"
 
     # Independently of what the stage reported: new weights, lower loss on its own training pairs.
     split = training.build_split(counts["cutoff"])

@@ -52,10 +52,10 @@ def test_refuses_a_candidate_made_worse_on_purpose(site, settings, train_collab)
     assert m["ndcg@10"] < m["baseline"]["ndcg@10"] - 0.005
     assert 0 <= m["recall@10"] <= 1 and m["eval_users"] == 20
     # The active version is untouched and still the one being served.
-    assert ActiveModel.objects.get(pk=1).version_id == active.pk
+    assert ActiveModel.objects.singleton().get().version_id == active.pk
     assert ModelVersion.objects.get(pk=active.pk).status == Status.ACTIVE
     np.testing.assert_array_equal(store.load_npz(active.embeddings_path)["matrix"], before)
-    assert TrainingState.objects.get(pk=1).lock_owner == ""
+    assert TrainingState.objects.singleton().get().lock_owner == ""
     # The active version got its own numbers on the same split, for the chart across versions.
     assert ModelVersion.objects.get(pk=active.pk).metrics["ndcg@10"] == m["baseline"]["ndcg@10"]
 
@@ -71,10 +71,10 @@ def test_promotes_an_equal_candidate_and_serving_follows_without_restart(site):
     candidate.refresh_from_db()
     assert candidate.status == Status.ACTIVE and candidate.metrics["decision"] == "promote"
     assert candidate.metrics["ndcg@10"] == pytest.approx(candidate.metrics["baseline"]["ndcg@10"])
-    assert ActiveModel.objects.get(pk=1).version_id == candidate.pk
+    assert ActiveModel.objects.singleton().get().version_id == candidate.pk
     assert list(ModelVersion.objects.filter(status=Status.ACTIVE).values_list("pk", flat=True)) == [candidate.pk]
     assert ModelVersion.objects.get(pk=active.pk).status == Status.READY
-    assert TrainingState.objects.get(pk=1).lock_owner == ""
+    assert TrainingState.objects.singleton().get().lock_owner == ""
     # A serving process polls the one-row pointer and loads the new version by itself.
     time.sleep(store.POLL_SECONDS + 0.1)
     assert store.active_bundle().version_id == candidate.pk
@@ -92,7 +92,7 @@ def test_active_changed_by_hand_during_evaluation_is_not_overwritten(site, monke
     active = fake_active_version("genre")
     other = candidate_with("genre")
     ModelVersion.objects.filter(pk=other.pk).update(status=Status.READY)
-    TrainingState.objects.filter(pk=1).update(lock_owner="", lock_expires_at=None)
+    TrainingState.objects.singleton().update(lock_owner="", lock_expires_at=None)
     candidate = candidate_with("genre", seed=0)
     real_score = training.score_split
 
@@ -105,7 +105,7 @@ def test_active_changed_by_hand_during_evaluation_is_not_overwritten(site, monke
     training.evaluate_version(candidate.pk)
     candidate.refresh_from_db()
     assert candidate.status == Status.REJECTED and "changed during evaluation" in candidate.reason
-    assert ActiveModel.objects.get(pk=1).version_id == other.pk != active.pk
+    assert ActiveModel.objects.singleton().get().version_id == other.pk != active.pk
 
 
 @pytest.mark.parametrize(
@@ -128,12 +128,12 @@ def test_manual_promote_and_rollback(site, staff):
     assert back.pk == base.pk and back.status == Status.ACTIVE
     assert f"rolled back from v{candidate.pk} by staff" in back.reason
     again = training.promote_by_hand(ModelVersion.objects.get(pk=candidate.pk), user=staff)
-    assert again.status == Status.ACTIVE and ActiveModel.objects.get(pk=1).version_id == candidate.pk
+    assert again.status == Status.ACTIVE and ActiveModel.objects.singleton().get().version_id == candidate.pk
 
     half_made = training.start_version(reason="test")
     with pytest.raises(ValueError, match="still queued"):
         training.promote_by_hand(half_made)
-    assert ActiveModel.objects.get(pk=1).version_id == candidate.pk
+    assert ActiveModel.objects.singleton().get().version_id == candidate.pk
 
 
 def test_admin_charts_buttons_and_tasks_view(site, client, staff, monkeypatch):
@@ -178,7 +178,7 @@ def test_admin_charts_buttons_and_tasks_view(site, client, staff, monkeypatch):
     assert "Not queued: a retraining is already running" in busy and sent == [queued.pk]
 
     client.post("/admin/recommendations/modelversion/", {"action": "promote_selected", "_selected_action": [worse.pk]})
-    assert ActiveModel.objects.get(pk=1).version_id == worse.pk
+    assert ActiveModel.objects.singleton().get().version_id == worse.pk
     client.post("/admin/recommendations/modelversion/rollback/")
-    assert ActiveModel.objects.get(pk=1).version_id == base.pk
+    assert ActiveModel.objects.singleton().get().version_id == base.pk
     assert client.get("/admin/recommendations/modelversion/retrain/").status_code == 405

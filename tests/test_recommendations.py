@@ -16,7 +16,7 @@ def genres(movie: Movie) -> set[str]:
 
 @pytest.fixture
 def family_fan(user, starter_model):
-    animated = [m for m in Movie.objects.prefetch_related("genres") if {"Animation", "Children"} <= genres(m)]
+    animated = [m for m in Movie.objects.with_genres() if {"Animation", "Children"} <= genres(m)]
     assert len(animated) >= 8, "starter catalogue needs animated family films"
     for movie in animated[:6]:
         rating_upsert(user=user, movie=movie, value=5.0)

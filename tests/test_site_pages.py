@@ -66,7 +66,7 @@ def tags(html: str, name: str) -> list[dict[str, str | None]]:
 
 
 def animated_films() -> list[Movie]:
-    return [m for m in Movie.objects.prefetch_related("genres") if {"Animation", "Children"} <= {g.name for g in m.genres.all()}]
+    return [m for m in Movie.objects.with_genres() if {"Animation", "Children"} <= {g.name for g in m.genres.all()}]
 
 
 @pytest.fixture

@@ -57,10 +57,10 @@ def test_sigkill_mid_fine_tune_then_sweep_then_next_chain(tmp_path, django_db_bl
 
         half_made = ModelVersion.objects.get(pk=doomed.version_id)
         assert half_made.status == Status.TRAINING and not half_made.embeddings_path
-        assert ActiveModel.objects.get(pk=1).version_id == base.pk
+        assert ActiveModel.objects.singleton().get().version_id == base.pk
         assert ModelVersion.objects.get(pk=base.pk).status == Status.ACTIVE
         assert digest(base.embeddings_path) == artifact
-        assert TrainingState.objects.get(pk=1).lock_owner.startswith(f"v{doomed.version_id}:")
+        assert TrainingState.objects.singleton().get().lock_owner.startswith(f"v{doomed.version_id}:")
         with pytest.raises(training.TrainingBusy):
             training.queue_retrain(reason="too early")  # the dead chain still holds the lock
 
@@ -71,7 +71,7 @@ def test_sigkill_mid_fine_tune_then_sweep_then_next_chain(tmp_path, django_db_bl
         assert outcome["failed"] == [doomed.version_id] and outcome["queued"] is None
         half_made.refresh_from_db()
         assert half_made.status == Status.FAILED and half_made.reason.startswith("worker lost: no heartbeat since")
-        assert TrainingState.objects.get(pk=1).lock_owner == ""
+        assert TrainingState.objects.singleton().get().lock_owner == ""
         settings.MOVIEREC = {**settings.MOVIEREC, "HEARTBEAT_STALE_SECONDS": 300}
 
         nxt = training.queue_retrain(reason="after the crash", budget=TINY_BUDGET)
@@ -83,7 +83,7 @@ def test_sigkill_mid_fine_tune_then_sweep_then_next_chain(tmp_path, django_db_bl
         assert version.status in (Status.ACTIVE, Status.REJECTED), version.reason
         assert version.metrics["baseline"]["version"] == base.pk and len(version.loss_curve) == 3
         assert ModelVersion.objects.get(pk=doomed.version_id).status == Status.FAILED
-        assert TrainingState.objects.get(pk=1).lock_owner == ""
+        assert TrainingState.objects.singleton().get().lock_owner == ""
 
 
 @pytest.fixture
@@ -96,29 +96,29 @@ def site(db, settings, tmp_path):
 def test_redelivered_stage_fails_the_half_made_version(site):
     """acks_late redelivers a task whose worker died: the same task id finds its own stale claim."""
     version = training.start_version(reason="test")
-    TrainingState.objects.filter(pk=1).update(events_since_training=0)
+    TrainingState.objects.singleton().update(events_since_training=0)
     ModelVersion.objects.filter(pk=version.pk).update(data_counts={**version.data_counts, "events": 7})
-    TrainingState.objects.filter(pk=1).update(lock_owner=f"v{version.pk}:task-1")
+    TrainingState.objects.singleton().update(lock_owner=f"v{version.pk}:task-1")
 
     assert training.fine_tune_version(version.pk, task_id="task-1") is None
 
     version.refresh_from_db()
     assert version.status == Status.FAILED and "task redelivered" in version.reason
-    state = TrainingState.objects.get(pk=1)
+    state = TrainingState.objects.singleton().get()
     assert state.lock_owner == "" and state.events_since_training == 7  # its events count again
-    assert ActiveModel.objects.get(pk=1).version_id == site.pk
+    assert ActiveModel.objects.singleton().get().version_id == site.pk
 
 
 def test_duplicate_stage_while_the_first_is_alive_is_skipped(site):
     version = training.start_version(reason="test")
     now = timezone.now()
-    TrainingState.objects.filter(pk=1).update(lock_owner=f"v{version.pk}:task-1", lock_expires_at=now + timedelta(minutes=5))
+    TrainingState.objects.singleton().update(lock_owner=f"v{version.pk}:task-1", lock_expires_at=now + timedelta(minutes=5))
     ModelVersion.objects.filter(pk=version.pk).update(status=Status.TRAINING, heartbeat_at=now)
 
     assert training.fine_tune_version(version.pk, task_id="task-2") is None
 
     assert ModelVersion.objects.get(pk=version.pk).status == Status.TRAINING
-    assert TrainingState.objects.get(pk=1).lock_owner == f"v{version.pk}:task-1"
+    assert TrainingState.objects.singleton().get().lock_owner == f"v{version.pk}:task-1"
 
 
 def test_later_stage_of_a_failed_version_does_nothing(site):
@@ -132,7 +132,7 @@ def test_later_stage_of_a_failed_version_does_nothing(site):
 def test_chain_stalled_between_stages_is_failed_when_its_lock_expires(site):
     version = training.start_version(reason="test")
     ModelVersion.objects.filter(pk=version.pk).update(status=Status.TRAINING, encoder_path="x", heartbeat_at=timezone.now())
-    TrainingState.objects.filter(pk=1).update(lock_expires_at=timezone.now() - timedelta(seconds=1))
+    TrainingState.objects.singleton().update(lock_expires_at=timezone.now() - timedelta(seconds=1))
 
     assert training.recover_stale() == [version.pk]
     version.refresh_from_db()
@@ -145,7 +145,7 @@ def test_sweep_backs_off_after_a_failure_but_staff_can_retrain(site, settings, m
     monkeypatch.setattr("recommendations.tasks.training_chain", lambda version_id, ids: _FakeChain(sent, version_id))
     failed = training.start_version(reason="test")
     training.fail_version(failed.pk, "boom")
-    TrainingState.objects.filter(pk=1).update(events_since_training=5)
+    TrainingState.objects.singleton().update(events_since_training=5)
 
     outcome = training.sweep()
     assert outcome["due"] and outcome["queued"] is None and sent == []
@@ -153,7 +153,7 @@ def test_sweep_backs_off_after_a_failure_but_staff_can_retrain(site, settings, m
     task_id = training.retrain_now()
     version = ModelVersion.objects.get(task_id=task_id)
     assert sent == [version.pk] and version.status == Status.QUEUED
-    assert TrainingState.objects.get(pk=1).lock_owner == f"v{version.pk}"
+    assert TrainingState.objects.singleton().get().lock_owner == f"v{version.pk}"
 
 
 class _FakeChain:
@@ -179,5 +179,5 @@ def test_long_opaque_call_keeps_heartbeating_from_a_side_thread(settings, tmp_pa
         beaten = ModelVersion.objects.get(pk=version.pk)
 
     assert beaten.heartbeat_at > first and beaten.progress_message == "collab: fitting"
-    lock = TrainingState.objects.get(pk=1)
+    lock = TrainingState.objects.singleton().get()
     assert lock.lock_owner == f"v{version.pk}:task-1" and lock.lock_expires_at > timezone.now()

@@ -5,7 +5,10 @@ comparable across users and models):
 
 1. collaborative: EASE, content-regularised when item vectors are given (the content prior
    pulls each item's weights towards its nearest films by embedding; its weight μ is
-   chosen on validation and may be 0);
+   chosen on validation and may be 0), and fitted with a temporal co-occurrence term when
+   rating times are given (films rated next to each other in users' histories, see
+   ``collab.temporal_cooccurrence``; its window and weight are validated and may be 0).
+   The temporal term only changes the fitted item x item weights: serving needs no times;
 2. content: cosine between the user's taste vector (mean of their films' vectors) and each
    film's vector;
 3. popularity prior: log(1 + interaction count).
@@ -36,7 +39,10 @@ from .collab import (
     content_prior,
     default_grid,
     fit_ease,
+    mask_stamps,
     select_ease_params,
+    stamp_matrix,
+    temporal_cooccurrence,
 )
 from .metrics import per_user_ndcg
 
@@ -158,19 +164,35 @@ class HybridModel:
         val: sp.spmatrix | None = None,
         *,
         n_items: int | None = None,
+        timestamps: np.ndarray | sp.spmatrix | None = None,
     ) -> HybridModel:
         """Learn EASE hyper-parameters and blend weights on validation, then refit on all.
 
         Without ``val``, a per-user validation split is carved from ``train``. With ``val``
         (same shape as ``train``), it is used for selection and the final collaborative model
         is fitted on ``train + val``. The test split must never be passed here.
+
+        ``timestamps`` (optional) are the rating times: one per triple when ``train`` is
+        ``(user, item, value)`` triples, else a user x item sparse matrix of times covering
+        ``train`` (and ``val``), e.g. ``collab.stamp_matrix``. They enable the temporal
+        co-occurrence term, whose counts come from the validation fit part for selection
+        and from all of ``train`` (+ ``val``) for the final fit.
         """
+        stamps: sp.csr_matrix | None = None
         if isinstance(train, tuple):
             if n_items is None:
                 raise ValueError("n_items is required with (user, item, value) triples")
             x = binarize(as_csr(train, n_items))
+            if timestamps is not None:
+                stamps = stamp_matrix(train[0], train[1], np.asarray(timestamps), (x.shape[0], n_items))
         else:
             x = binarize(sp.csr_matrix(train, dtype=np.float32))
+            if timestamps is not None:
+                stamps = sp.csr_matrix(timestamps, dtype=np.float64)
+                if stamps.shape != x.shape:
+                    raise ValueError(f"timestamps have shape {stamps.shape}, train has {x.shape}")
+                if stamps.nnz and stamps.data.min() <= 0:
+                    raise ValueError("timestamps must be > 0 (use collab.stamp_matrix)")
         rng = np.random.default_rng(self.seed)
         if val is None:
             fit_x, val_x = carve_validation(x, seed=self.seed)
@@ -187,8 +209,20 @@ class HybridModel:
 
         # 1. Collaborative hyper-parameters on the plain validation split (as plain EASE
         #    would choose them), so the blend's base is never a worse-tuned EASE.
-        chosen, _ = select_ease_params(full, default_grid(x.shape[1]), prior=prior, k=self.k, fit_val=(fit_x, val_x))
+        chosen, _ = select_ease_params(
+            full, default_grid(x.shape[1]), prior=prior, k=self.k, fit_val=(fit_x, val_x), stamps=stamps
+        )
         lam, pop_reg, mu = chosen["lam"], chosen["pop_reg"], chosen["prior_weight"]
+        window, alpha = int(chosen["temporal_window"]), float(chosen["temporal_weight"])
+        use_time = stamps is not None and alpha > 0.0 and window > 0
+
+        def temporal(rows: sp.csr_matrix) -> tuple[sp.csr_matrix, float] | None:
+            """The temporal term counted on exactly the ratings in ``rows`` (no leakage)."""
+            if not use_time:
+                return None
+            assert stamps is not None
+            return temporal_cooccurrence(mask_stamps(stamps, rows), window), alpha
+
         # 2. Blend weights on the same split with part of the users made cold, so that the
         #    cold buckets have users to learn from.
         #    Several random draws are pooled: one draw leaves ~150 users per cold bucket,
@@ -196,13 +230,20 @@ class HybridModel:
         per_user: list[list[np.ndarray]] = [[], [], []]
         for _ in range(self.cold_repeats):
             cold_x, _ = simulate_cold(fit_x, self.cold_fraction, rng)
-            b_cold = fit_ease(cold_x, lam, pop_reg, prior, mu)
+            b_cold = fit_ease(cold_x, lam, pop_reg, prior, mu, temporal(cold_x))
             for bkt, scores in enumerate(self._grid_scores(cold_x, val_x, b_cold, vectors)):
                 per_user[bkt].append(scores)
         self.weights = self._pick_weights([np.vstack(p) for p in per_user], vectors is not None)
         # 3. Refit on everything with the validated hyper-parameters.
-        params = {"lam": lam, "pop_reg": pop_reg, "prior_weight": mu, "binary": 1.0}
-        self.collab = CollabModel("ease", x.shape[1], fit_ease(full, lam, pop_reg, prior, mu), params)
+        params = {
+            "lam": lam,
+            "pop_reg": pop_reg,
+            "prior_weight": mu,
+            "binary": 1.0,
+            "temporal_window": float(window if use_time else 0),
+            "temporal_weight": alpha if use_time else 0.0,
+        }
+        self.collab = CollabModel("ease", x.shape[1], fit_ease(full, lam, pop_reg, prior, mu, temporal(full)), params)
         self.item_vectors = vectors
         self.popularity = popularity_scores(full)
         self.params.update({**params, "val_ndcg_collab": chosen["val_ndcg"]})

@@ -26,7 +26,7 @@ from itertools import pairwise
 
 import numpy as np
 
-__all__ = ["co_liked_pairs", "history_next_pairs", "liked_mask"]
+__all__ = ["co_liked_pairs", "film_pairs", "history_next_pairs", "liked_mask"]
 
 Pair = tuple[str, str]
 
@@ -193,3 +193,30 @@ def co_liked_pairs(
             break
     shuffled = [chosen[i] for i in rng.permutation(len(chosen))]
     return [(texts[int(catalogue[a])], texts[int(catalogue[b])]) for a, b in shuffled]
+
+
+def film_pairs(
+    user_ids: np.ndarray,
+    item_ids: np.ndarray,
+    ratings: np.ndarray,
+    timestamps: np.ndarray,
+    texts: Mapping[int, str],
+    *,
+    max_pairs: int,
+    seed: int = 0,
+) -> tuple[list[Pair], dict[str, int]]:
+    """The fine-tuning recipe shared by the site's chain and the offline pipeline.
+
+    Half the budget co-liked pairs, the rest next-liked pairs (one liked film -> the next),
+    film text on both sides, because serving only ever compares film vectors. Self-pairs and
+    duplicates are dropped; the result is a seeded shuffle. Returns the pairs and their counts.
+    """
+    co = co_liked_pairs(user_ids, item_ids, ratings, texts, max_pairs=max_pairs // 2, seed=seed)
+    nxt = history_next_pairs(
+        user_ids, item_ids, ratings, timestamps, texts, history=1, prefix="", max_pairs=max_pairs - len(co), seed=seed
+    )
+    seen: set[Pair] = set()
+    pairs = [p for p in co + nxt if p[0] != p[1] and not (p in seen or seen.add(p))]
+    rng = np.random.default_rng(seed)
+    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
+    return pairs, {"co_liked": len(co), "next_liked": len(nxt), "pairs": len(pairs)}

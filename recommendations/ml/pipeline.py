@@ -8,8 +8,9 @@ Given interactions and film texts, within a wall-clock budget:
    validation split carved from the training ratings, then re-embed; the base or the tuned
    vectors are kept according to content-only nDCG on that validation split (which the
    encoder never saw), so a short, unlucky fine-tune cannot make things worse;
-3. fit ``HybridModel`` (content-regularised EASE + content + popularity, blend weights per
-   activity bucket learnt on the same validation split);
+3. fit ``HybridModel`` (content-regularised EASE, with the temporal co-occurrence term when
+   the ratings have times, + content + popularity, blend weights per activity bucket
+   learnt on the same validation split);
 4. rank the top k unseen films per user (``recommend``).
 
 Budget. Each stage is planned from a cost model before it starts: the EASE solve is timed
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
-from .collab import EASE_MAX_ITEMS, carve_validation, default_grid
+from .collab import EASE_MAX_ITEMS, carve_validation, default_grid, stamp_matrix, temporal_grid
 from .hybrid import HybridModel, taste_scores
 from .metrics import per_user_ndcg, top_k, top_k_fast
 
@@ -181,16 +182,20 @@ class CostModel:
 
     encoder_load_seconds: float = 20.0  # import TF, load, first traced call
     embed_texts_per_second: float = 30.0  # TMDB overviews (~80 tokens), loaded machine
-    finetune_trace_seconds: float = 40.0  # first step traces the training graph
-    finetune_step_seconds: float = 2.6  # batch 32, max_length 128
-    min_finetune_steps: int = 25  # fewer steps than this do not move the encoder
+    finetune_trace_seconds: float = 60.0  # tokenising the pairs and tracing the training graph
+    finetune_step_seconds: float = 2.6  # floor: batch 32 of ~64-token texts, idle machine
+    # A training step (batch 32: 64 texts forward and backward, Adam update) costs about this
+    # many times the forward pass of 64 texts, as timed by the base embedding (measured here:
+    # 3 to 8 depending on load and text length; 6 errs on the side of the budget).
+    finetune_step_forward_ratio: float = 6.0
+    min_finetune_steps: int = 10  # on ml-100k, 11 steps already lifted validation content nDCG by 40%
     safety_fraction: float = 0.05  # of the budget, kept for ranking and writing
 
 
-# Fitted on this 2-core machine: one float64 inverse took 0.48 s at 1.2k items and 117 s at
-# 9.7k (both under load), i.e. growth ~n^2.7 (BLAS is more efficient on big matrices than
-# a plain n^3 extrapolation assumes).
-INVERSE_EXPONENT = 2.7
+# Extrapolation from the 1.5k-item timing to the catalogue. Measured on this 2-core machine
+# (9.7k items, one cold simulation): 457 s real vs 516 s estimated under heavy load, 269 s
+# vs 166 s with an exponent of 2.7 under light load; n^3 errs on the side of the budget.
+INVERSE_EXPONENT = 3.0
 # Blend-weight search: per cold simulation, every validation user x item x grid triple.
 GRID_SECONDS_PER_CELL = 4e-8
 GRID_SIZE = 183
@@ -223,12 +228,18 @@ def estimate_hybrid_seconds(
     *,
     calibration: tuple[int, float],
     overhead: float = 1.25,
+    temporal: bool = False,
 ) -> float:
     """HybridModel.fit cost: one EASE inverse per grid point, per cold simulation and for the
-    refit (times ``overhead`` for Grams and prior products), plus the blend-weight search."""
+    refit (times ``overhead`` for Grams and prior products), plus the blend-weight search.
+    ``temporal``: the ratings have times, so the temporal candidates and, in the worst case,
+    the (λ, c) re-search of ``collab.temporal_grid`` are tried too."""
     m, t_m = calibration
     t_inv = t_m * (n_items / m) ** INVERSE_EXPONENT
     n_inverses = len(default_grid(n_items)) + cold_repeats + 1
+    if temporal:
+        candidates, regrid = temporal_grid(n_items)
+        n_inverses += len(candidates) + len(regrid)
     grid = GRID_SECONDS_PER_CELL * cold_repeats * n_users * n_items * GRID_SIZE
     return overhead * n_inverses * t_inv + grid + 0.5
 
@@ -241,6 +252,7 @@ def plan_hybrid(
     calibration: tuple[int, float] | None = None,
     cold_repeats: int = 3,
     overhead: float = 1.25,
+    temporal: bool = False,
 ) -> dict[str, Any]:
     """Fit-size plan for a budget: fewer cold simulations first, then fewer items.
 
@@ -251,7 +263,7 @@ def plan_hybrid(
     calibration = calibration or calibrate(n_items)
 
     def est(n: int, r: int) -> float:
-        return estimate_hybrid_seconds(n, n_users, r, calibration=calibration, overhead=overhead)
+        return estimate_hybrid_seconds(n, n_users, r, calibration=calibration, overhead=overhead, temporal=temporal)
 
     n = min(n_items, EASE_MAX_ITEMS)
     for r in sorted({cold_repeats, 1}, reverse=True):
@@ -275,6 +287,7 @@ class PipelineConfig:
     budget_seconds: float = 1200.0
     seed: int = 42
     content: bool = True  # embed films (MiniLM); False = collaborative + popularity only
+    temporal: bool = True  # temporal co-occurrence term in EASE when the ratings have distinct times
     finetune: bool = True  # fine-tune if the budget allows
     finetune_seconds: float | None = None  # cap on fine-tuning time (None: what the budget leaves)
     finetune_steps: int | None = None  # pin the number of steps (reproducible runs)
@@ -318,21 +331,14 @@ class PipelineResult:
 
 
 def finetune_pairs(dataset: Dataset, rows: np.ndarray, *, max_pairs: int, seed: int) -> tuple[list[tuple[str, str]], dict[str, int]]:
-    """Co-liked and next-liked film-text pairs from the selected ratings (same recipe as the
-    site's ``training.training_pairs``: half each, film text on both sides, because serving
-    only ever compares film vectors)."""
-    from .pairs import co_liked_pairs, history_next_pairs
+    """Co-liked and next-liked film-text pairs from the selected ratings: ``pairs.film_pairs``,
+    the recipe the site's training chain uses too."""
+    from .pairs import film_pairs
 
     texts = {i: t for i, t in enumerate(dataset.texts) if t}
-    users, items = dataset.users[rows], dataset.items[rows]
-    values, stamps = dataset.values[rows], dataset.timestamps[rows]
-    co = co_liked_pairs(users, items, values, texts, max_pairs=max_pairs // 2, seed=seed)
-    nxt = history_next_pairs(users, items, values, stamps, texts, history=1, prefix="", max_pairs=max_pairs - len(co), seed=seed)
-    seen: set[tuple[str, str]] = set()
-    pairs = [p for p in co + nxt if p[0] != p[1] and not (p in seen or seen.add(p))]
-    rng = np.random.default_rng(seed)
-    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
-    return pairs, {"co_liked": len(co), "next_liked": len(nxt), "pairs": len(pairs)}
+    return film_pairs(
+        dataset.users[rows], dataset.items[rows], dataset.values[rows], dataset.timestamps[rows], texts, max_pairs=max_pairs, seed=seed
+    )
 
 
 def content_validation_ndcg(fit_x: sp.csr_matrix, val_x: sp.csr_matrix, vectors: np.ndarray, k: int = 10, block: int = 2048) -> float:
@@ -412,13 +418,22 @@ def run_pipeline(
         # the blend weights and the base/tuned choice are learnt on interactions it never saw.
         fit_x, val_x = carve_validation(x, seed=seed)
         fit_rows = _rows_in(fit_x, dataset.users, dataset.items)
+        # Rating times for the temporal term (HybridModel counts them on the fit part for
+        # validation): only if they order anything, i.e. are not all equal.
+        stamps = None
+        if cfg.temporal and dataset.timestamps.size and np.ptp(dataset.timestamps) > 0:
+            stamps = stamp_matrix(dataset.users, dataset.items, dataset.timestamps, x.shape)
+    temporal = stamps is not None
+    info["temporal"] = temporal
     with budget.stage("plan"):
         n_active = int((np.diff(sp.csc_matrix(x).indptr) > 0).sum())
         calibration = calibrate(dataset.n_items, seed)
         # Priorities when time is short: a hybrid on every film > content > fine-tuning >
         # several cold-start simulations for the blend weights.
-        t_full = plan_hybrid(dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=cfg.cold_repeats)
-        t_min = plan_hybrid(dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=1)
+        t_full = plan_hybrid(
+            dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=cfg.cold_repeats, temporal=temporal
+        )
+        t_min = plan_hybrid(dataset.n_items, dataset.n_users, math.inf, calibration=calibration, cold_repeats=1, temporal=temporal)
     t_hybrid = (t_full["estimate_seconds"], t_min["estimate_seconds"])
     n_text = sum(1 for t in dataset.texts if t)
     t_embed = costs.encoder_load_seconds + n_text / costs.embed_texts_per_second
@@ -429,7 +444,7 @@ def run_pipeline(
     have_base = base_vectors is not None
     # Content is attempted if, after embedding, even a cut-down hybrid (2,000 films) would fit:
     # the hybrid plan made later shrinks to what is actually left.
-    t_floor = estimate_hybrid_seconds(min(dataset.n_items, 2000), dataset.n_users, 1, calibration=calibration)
+    t_floor = estimate_hybrid_seconds(min(dataset.n_items, 2000), dataset.n_users, 1, calibration=calibration, temporal=temporal)
     content_ok = cfg.content and n_text > 0 and (have_base or budget.remaining() - reserve - t_floor >= t_embed)
     budget.plan["content"] = bool(content_ok)
     if not content_ok:
@@ -474,7 +489,12 @@ def run_pipeline(
     # 3. The hybrid, shrunk if what is left cannot afford the full fit.
     with budget.stage("plan"):
         plan = plan_hybrid(
-            dataset.n_items, dataset.n_users, budget.remaining() - reserve, calibration=calibration, cold_repeats=cfg.cold_repeats
+            dataset.n_items,
+            dataset.n_users,
+            budget.remaining() - reserve,
+            calibration=calibration,
+            cold_repeats=cfg.cold_repeats,
+            temporal=temporal,
         )
     keep = _keep_items(x, plan["max_items"])
     budget.plan.update({"hybrid": plan, "hybrid_items": len(keep), "items_with_interactions": n_active})
@@ -490,7 +510,7 @@ def run_pipeline(
             # Tiny inputs leave validation buckets empty; the model then keeps its defaults.
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-            model.fit(fit_x[:, keep], vec_sub, val=val_x[:, keep])
+            model.fit(fit_x[:, keep], vec_sub, val=val_x[:, keep], timestamps=stamps[:, keep] if stamps is not None else None)
     info["hybrid"] = model.describe()
     log(f"hybrid fitted in {budget.stages['fit hybrid']:.0f} s; blend weights {info['hybrid']['weights']}")
     return PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
@@ -520,12 +540,13 @@ def _maybe_finetune(
     costs = cfg.costs
     n_text = sum(1 for t in dataset.texts if t)
     t_reembed = n_text / max(texts_per_second, 1e-6) * 1.1
+    step_seconds = max(costs.finetune_step_seconds, costs.finetune_step_forward_ratio * 2 * cfg.batch_size / max(texts_per_second, 1e-6))
 
     def affordable(reserved: float) -> int:
         available = budget.remaining() - reserved - t_reembed - costs.finetune_trace_seconds
         if cfg.finetune_seconds is not None:
             available = min(available, cfg.finetune_seconds - costs.finetune_trace_seconds)
-        return int(available // costs.finetune_step_seconds)
+        return int(available // step_seconds)
 
     # Keep the full hybrid if fine-tuning still gets enough steps, else settle for the smaller one.
     reserved = reserved_after[0]
@@ -533,7 +554,11 @@ def _maybe_finetune(
     if steps_fit < costs.min_finetune_steps:
         reserved = reserved_after[1]
         steps_fit = affordable(reserved)
-    plan: dict[str, Any] = {"reembed_estimate_seconds": round(t_reembed, 1), "steps_affordable": max(steps_fit, 0)}
+    plan: dict[str, Any] = {
+        "reembed_estimate_seconds": round(t_reembed, 1),
+        "step_estimate_seconds": round(step_seconds, 1),
+        "steps_affordable": max(steps_fit, 0),
+    }
     budget.plan["finetune"] = plan
     if not cfg.finetune:
         plan["skipped"] = "disabled"
@@ -554,19 +579,25 @@ def _maybe_finetune(
         plan["skipped"] = f"only {len(pairs)} training pairs"
         log(f"fine-tuning: skipped ({plan['skipped']})")
         return None
+    # Time is the real bound (``max_seconds``); a step count only when pinned, for reproducibility.
     steps = cfg.finetune_steps if cfg.finetune_steps is not None else steps_fit
     per_epoch = max(1, len(pairs) // cfg.batch_size)
     epochs = max(1, math.ceil(steps / per_epoch))
-    # Hard stop: whatever the plan said, never eat into re-embedding and the hybrid fit.
-    hard_stop = budget.remaining() - reserved - t_reembed
+    # Hard stop: whatever the plan said, never eat into re-embedding and the hybrid fit (the
+    # check runs after each step, so one more step may start just before it).
+    hard_stop = budget.remaining() - reserved - t_reembed - step_seconds
     if cfg.finetune_seconds is not None:
         hard_stop = min(hard_stop, cfg.finetune_seconds)
     plan.update({"planned_steps": int(steps), "epochs": epochs, "max_seconds": round(hard_stop, 1)})
-    log(f"fine-tuning: {steps} steps of {cfg.batch_size} pairs ({len(pairs)} pairs), at most {hard_stop:.0f} s")
+    log(
+        f"fine-tuning: {'exactly' if cfg.finetune_steps is not None else 'about'} {steps} steps of {cfg.batch_size} pairs "
+        f"({len(pairs)} pairs), at most {hard_stop:.0f} s"
+    )
 
     def on_step(step: int, loss: float) -> None:
-        if step == 1 or step % 25 == 0 or step == steps:
-            log(f"  step {step}/{steps} loss {loss:.3f} ({budget.elapsed():.0f} s elapsed)")
+        if step == 1 or step % 10 == 0:
+            of = f"/{steps}" if cfg.finetune_steps is not None else ""
+            log(f"  step {step}{of} loss {loss:.3f} ({budget.elapsed():.0f} s elapsed)")
 
     with budget.stage("finetune"):
         result = fine_tune(
@@ -574,7 +605,7 @@ def _maybe_finetune(
             pairs,
             batch_size=cfg.batch_size,
             epochs=epochs,
-            max_steps=int(steps),
+            max_steps=cfg.finetune_steps,
             max_seconds=max(hard_stop, 1.0),
             lr=cfg.lr,
             max_length=cfg.max_length,

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         else:
             call_command("load_starter", "--if-empty")
         call_command("ensure_admin")
-        if ActiveModel.objects.filter(pk=1, version__isnull=False).exists():
+        if ActiveModel.objects.singleton().filter(version__isnull=False).exists():
             # Films added since the last run (or by staff) get their vectors.
             subprocess.Popen([sys.executable, "manage.py", "embed_films", "--changed-only"])
             return

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sized
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from catalog.importer import DownloadError, download_ml_small, import_dataset
+from catalog.importer import DownloadError, RowBatches, download_ml_small, import_dataset
 from catalog.movielens import ImportFormatError, parse_dataset
 
 
@@ -40,7 +41,10 @@ class Command(BaseCommand):
         show = not opts["no_progress"]
 
         def progress(label: str, items: Iterable) -> Iterable:
-            return tqdm(items, desc=label, unit="row", disable=not show, mininterval=0.5, file=self.stderr._out)
+            bar = partial(tqdm, desc=label, unit="row", disable=not show, mininterval=0.5, file=self.stderr._out)
+            if isinstance(items, RowBatches):
+                return _count_rows(bar(total=items.rows), items)
+            return bar(items)
 
         try:
             self.stdout.write("Reading files…")
@@ -56,3 +60,11 @@ class Command(BaseCommand):
                 f"credits +{stats.credits_created}."
             )
         )
+
+
+def _count_rows(bar: tqdm, batches: RowBatches) -> Iterator[Sized]:
+    """Advance the bar by each batch's rows (ratings are written 50k at a time)."""
+    with bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))

@@ -1,7 +1,7 @@
 """python manage.py recommend_offline: the site's recommendation pipeline on files, no database.
 
     python manage.py recommend_offline --ratings TRAIN.csv --movies MOVIES.csv --k 10 \\
-        --out RECS.csv [--users USERS.txt] [--budget-seconds 1200]
+        --out RECS.csv [--users USERS.txt] [--budget-seconds 1140]
 
 TRAIN.csv: ``userID,itemID,rating,timestamp``. MOVIES.csv: ``itemID,title,genres`` and
 optionally ``overview,directors,actors,tags`` (list fields ``|``-separated). Ids may be any
