@@ -83,7 +83,9 @@ def taste(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.nd
 def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores over every film row for this user, with explanation inputs."""
     vec, rated_rows, weights = taste(bundle, profile)
-    content = bundle.matrix @ vec if np.any(vec) else np.zeros(len(bundle.movie_ids), np.float32)
+    # With a hybrid that scores every film, the taste cosine is not part of the blend: skip it.
+    needed = np.any(vec) and not (bundle.hybrid is not None and bundle.hybrid_complete)
+    content = bundle.matrix @ vec if needed else np.zeros(len(bundle.movie_ids), np.float32)
     from recommendations.hybrid_serving import blend
 
     scores = blend(bundle, profile, rated_rows, content)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recommendations.ml.hybrid import activity_bucket as hybrid_activity_bucket
 from recommendations.ml.hybrid import zscore_rows
 
 DEFAULT_WEIGHTS = {
@@ -20,10 +21,11 @@ DEFAULT_WEIGHTS = {
 }
 
 
+BUCKET_NAMES = ("cold", "warm", "active")  # ml.hybrid.activity_bucket's 0, 1, 2: ≤5, 6–20, >20 ratings
+
+
 def activity_bucket(n_ratings: int) -> str:
-    if n_ratings <= 5:
-        return "cold"
-    return "warm" if n_ratings <= 20 else "active"
+    return BUCKET_NAMES[int(hybrid_activity_bucket(np.array([n_ratings]))[0])]
 
 
 def blend(bundle, profile, rated_rows: np.ndarray, content: np.ndarray) -> np.ndarray:
