@@ -116,7 +116,12 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
             "OPTIONS": {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # wal_autocheckpoint: pages of WAL before the committing writer folds it back into
+                # the database (SQLite's default 1000); see docs/scaling.md for its effect on writes.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    f"PRAGMA wal_autocheckpoint={env_int('SQLITE_WAL_AUTOCHECKPOINT', 1000)};"
+                ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },

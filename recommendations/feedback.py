@@ -1,8 +1,8 @@
 """The feedback loop's entry point: every rating and "not interested" is an event.
 
-Events bump a counter and drop the user's cached scores. Queueing a retraining
-happens after the transaction commits and never fails the user's write: if the
-broker is down, the periodic sweep queues it later.
+Events bump a counter and drop the user's cached scores. After the transaction
+commits, a retraining is flagged as due once enough events came in; the periodic
+sweep queues it (see training_queue), so the user's write never waits on the broker.
 """
 
 from __future__ import annotations
@@ -35,5 +35,5 @@ def _maybe_queue_retrain() -> None:
         from recommendations import training_queue
 
         training_queue.maybe_queue_retrain()
-    except Exception:  # the write is already committed; the sweep retries later
-        logger.warning("could not queue a retraining now; the periodic sweep will", exc_info=True)
+    except Exception:  # the write is already committed; the sweep sees the counter anyway
+        logger.warning("could not flag a retraining; the periodic sweep will see the counter", exc_info=True)

@@ -32,8 +32,8 @@ def test_rating_is_stored_when_the_broker_is_unreachable_and_the_sweep_queues_la
             response = client.post(reverse("catalog:rate", args=[movie.pk]), {"value": "4.5"})
         elapsed = time.monotonic() - started
 
-    assert response.status_code == 302 and len(callbacks) == 1  # the after-commit hook ran and failed quietly
-    assert elapsed < 10
+    assert response.status_code == 302 and len(callbacks) == 1  # the after-commit hook flagged it
+    assert elapsed < 2  # the request never waits on the (dead) broker
     assert Rating.objects.get(user=user, movie=movie).value == 4.5
     assert Movie.objects.get(pk=movie.pk).rating_count == 1
     state = TrainingState.objects.singleton().get()
