@@ -16,36 +16,24 @@ import argparse
 import os
 import random
 import re
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from load_recs import prepare_copy  # noqa: E402
+from load_recs import bench_env, prepare_copy  # noqa: E402
 
 
 def setup_env(work: Path, db: Path, media: Path, cache: str, redis_url: str) -> None:
-    for key in [k for k in os.environ if k.startswith(("DJANGO_", "MONGODB_", "REDIS_"))]:
-        del os.environ[key]
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="movierec.settings_bench",
-        MOVIEREC_BENCH_FLOOR="1",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(40),
-        DJANGO_ALLOWED_HOSTS="testserver",
-        DJANGO_LOG_LEVEL="WARNING",
-        SQLITE_PATH=str(db),
-        MOVIEREC_VAR_DIR=str(work),
-        DJANGO_MEDIA_ROOT=str(media),
-        MOVIEREC_STARTER_AUTOLOAD="0",
-        OPENBLAS_NUM_THREADS="1",
-    )
-    if cache == "redis":
-        os.environ.update(REDIS_CACHE_URL=redis_url, MOVIEREC_BENCH_CACHE_PREFIX=f"movierec-profile-{os.getpid()}")
+    """load_recs.py's server environment, in this process (the test client's host is "testserver")."""
+    env = bench_env(work, db, media, SimpleNamespace(blas_threads=1, cache=cache, redis_url=redis_url))
+    os.environ.clear()
+    os.environ.update(env, DJANGO_ALLOWED_HOSTS="testserver")
 
 
 def heaviest(text: str, threshold: float, limit: int = 40) -> list[str]:
