@@ -5,7 +5,7 @@ var/media) on loopback, with movierec.settings_bench and MOVIEREC_BENCH_FLOOR=1,
 `/api/bench/floor/`: an authenticated DRF endpoint returning the same JSON shape from memory.
 50 clients on keep-alive connections, each request authenticated with the token of one of the
 imported users (round robin): wrk (Debian package `wrk`) with a Lua script in the closed loop,
-Python client threads when pacing (and for the writers).
+Python client threads when pacing (the writers in a process of their own).
 
 Phases, each `--duration` seconds in total, in the same run:
 
@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -252,6 +253,29 @@ def start_paced(
     return threads
 
 
+def _paced_in_child(conn: Any, args: tuple) -> None:
+    conn.send(finish(start_paced(*args)))
+    conn.close()
+
+
+def start_paced_process(*args: Any) -> tuple[Any, Any]:
+    """``start_paced`` in a process of its own, so that the 50 reader threads of this process do not
+    hold the client's GIL while a writer's response arrives (that delay would count as server latency).
+    Forked before any client thread of this process starts."""
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_paced_in_child, args=(send, args), daemon=True)
+    proc.start()
+    return proc, receive
+
+
+def finish_process(handle: tuple[Any, Any]) -> list[dict[str, Any]]:
+    proc, receive = handle
+    results = receive.recv()
+    proc.join()
+    return results
+
+
 def finish(threads: list[Paced]) -> list[dict[str, Any]]:
     for thread in threads:
         thread.join()
@@ -424,14 +448,15 @@ def main() -> None:
             parts["floor"] += run_slice(port, FLOOR_PATH, args, piece, lua, tokens)
             parts["recs"] += run_slice(port, RECS_PATH, args, piece, lua, tokens)
         results["floor"], results["recs"] = summarise(parts["floor"], rounds), summarise(parts["recs"], rounds)
-        # Writers are paced clients in both modes: a rating every --write-delay-ms per client.
+        # Writers are paced clients in both modes (a rating every --write-delay-ms per client), in a
+        # process of their own; started first, before this process has client threads to fork with.
+        writers = start_paced_process(port, WRITE_PATH, args.write_clients, args.duration, args.write_delay_ms, tokens, movies)
         if args.think_ms:
             readers = start_paced(port, RECS_PATH, args.connections, args.duration, args.think_ms, tokens)
         else:
             reader = start_wrk(port, RECS_PATH, args.connections, args.wrk_threads, args.duration, lua, tokens)
-        writers = start_paced(port, WRITE_PATH, args.write_clients, args.duration, args.write_delay_ms, tokens, movies)
         results["recs_with_writes"] = summarise(finish(readers) if args.think_ms else [collect(reader)])
-        results["writes"] = summarise(finish(writers))
+        results["writes"] = summarise(finish_process(writers))
         results["machine"]["loadavg_after"] = os.getloadavg()
         report(results, args, n_users)
         if args.json:
