@@ -11,9 +11,19 @@ prints one JSON line; the parent prints a summary and writes it with --json.
   `git show`, nothing checked out) is measured alongside at sizes up to --legacy-max, e.g. the
   pre-#8 code at 70518cf, which holds every parsed row as Python objects.
 
-  Measured 2026-11-28 on the shared 2-core machine (load average 6-10 from other jobs, nice 10),
-  87,000 films; figures are slow in absolute terms, compare them within the run:
-  IMPORT_FIGURES
+  Measured 2026-11-28 on the shared 2-core machine at nice 10, 87,000 films; ratings/s and MB per
+  million ratings are taken over a films-only import (size 0) of the same code:
+
+      load ~6, same run     ratings  total s  ratings/s  peak RSS  MB/M ratings  re-import s
+      before (70518cf)           1M    209.4      5,219  1,024 MB           694         33.0
+      after                      1M    125.6      9,363    405 MB           108         10.0
+      load ~1.5, after           0        11.6          -    297 MB             -          3.1
+                                 1M     71.6     16,667    401 MB           104          7.1
+                                 4M    270.6     15,444    632 MB            84         17.8
+      parse + sort only (after)  32M     31.3  1.7M/s parse 2,065 MB            55            -
+  A full 32M import through manage.py import_movielens (same day, load ~2): peak RSS 2,152 MB, flat
+  while writing; 22.1M ratings written in 37 min (17k/s at first, 6.5k/s at 22M as SQLite's single
+  import transaction grows its WAL), stopped for time: about 1 h for all 32M.
 * train: the collaborative model exactly as train_collab fits it (fit_collab, kind auto: RP3beta
   above 20k films) on all 32M ratings, BLAS on 2 threads; wall time and peak memory.
 * serve: a serving process: Django set up, then store.load_bundle on an 87k x 384 float32

@@ -241,9 +241,17 @@ class _SortedRatings:
     def build(cls, ratings: RatingArrays, user_ids: np.ndarray, movie_ids: np.ndarray) -> _SortedRatings:
         user = np.searchsorted(user_ids, ratings.user).astype(np.int32)
         movie = np.searchsorted(movie_ids, ratings.movie).astype(np.int32)
-        key = user.astype(np.int64) * len(movie_ids) + movie
+        key = user.astype(np.int64)
+        key *= len(movie_ids)
+        key += movie
         order = np.argsort(key, kind="stable")
-        return cls(key[order], user[order], movie[order], ratings.value[order], ratings.timestamp[order])
+        # One column at a time, each unsorted copy dropped before the next: a lower peak.
+        key = key[order]
+        user = user[order]
+        movie = movie[order]
+        value = ratings.value[order]
+        timestamp = ratings.timestamp[order]
+        return cls(key, user, movie, value, timestamp)
 
     def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mask of `keys` present, their row positions)."""

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -155,12 +156,21 @@ class RatingArrays:
     timestamp: np.ndarray  # int64 seconds
     line: np.ndarray  # uint32 line in ratings.csv, for error messages
 
+    COLUMNS: ClassVar[tuple[str, ...]] = ("user", "movie", "value", "timestamp", "line")
+
     def __len__(self) -> int:
         return int(self.user.size)
 
     @classmethod
-    def empty(cls) -> RatingArrays:
-        return cls._from_columns([], [], [], [], [])
+    def allocate(cls, rows: int) -> RatingArrays:
+        return cls(*(np.empty(rows, dtype=dtype) for dtype in (np.int32, np.int32, np.float32, np.int64, np.uint32)))
+
+    def head(self, rows: int) -> RatingArrays:
+        return RatingArrays(*(getattr(self, name)[:rows] for name in self.COLUMNS))
+
+    def put(self, start: int, rows: RatingArrays) -> None:
+        for name in self.COLUMNS:
+            getattr(self, name)[start : start + len(rows)] = getattr(rows, name)
 
     @classmethod
     def _from_columns(cls, user: Sequence, movie: Sequence, value: Sequence, timestamp: Sequence, line: Sequence) -> RatingArrays:
@@ -187,21 +197,34 @@ def parse_ratings(path: Path, movies: dict[int, ParsedMovie]) -> RatingArrays:
     Blocks of plain lines (digits, commas, dots) are parsed with numpy; a block with anything
     else, or one that fails a check, is parsed again row by row, which gives the exact line and
     reason (and accepts what the strict row parser accepts, e.g. quoted fields or "3.0" ids).
+    Blocks end at a newline: a quoted field spanning lines (never valid in this file) that
+    straddles two blocks is refused with another reason than one whole-file reader would give.
     """
     known = np.array(sorted(movies), dtype=np.int64)
-    parts: list[RatingArrays] = []
+    # Columns sized from the line count up front: growing them (or joining per-block parts)
+    # would hold the data twice at the peak.
+    ratings = RatingArrays.allocate(_count_lines(path))
+    filled = 0
     for first_line, block in _blocks(path):
         try:
             rows = _fast_block(block, first_line, known)
             if rows is None:
                 rows = _slow_block(path, block, first_line, movies)
         except _BlockError as exc:
-            _raise_first_duplicate(path, _concat([*parts, exc.rows]), before=exc.error.line)
+            _raise_first_duplicate(path, _concat([ratings.head(filled), exc.rows]), before=exc.error.line)
             raise exc.error from None
-        parts.append(rows)
-    ratings = _concat(parts)
+        ratings.put(filled, rows)
+        filled += len(rows)
+    ratings = ratings.head(filled)
     _raise_first_duplicate(path, ratings)
     return ratings
+
+
+def _count_lines(path: Path) -> int:
+    if not path.is_file():
+        raise ImportFormatError(path, 0, "file not found")
+    with path.open("rb") as handle:
+        return sum(block.count(b"\n") + 1 for block in iter(lambda: handle.read(BLOCK_BYTES), b""))
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -323,14 +346,7 @@ def _rating_row(path: Path, line: int, row: list[str], movies: dict[int, ParsedM
 
 
 def _concat(parts: list[RatingArrays]) -> RatingArrays:
-    """One set of columns; each column's parts are dropped as soon as it is joined."""
-    if not parts:
-        return RatingArrays.empty()
-    joined = {}
-    for name in ("user", "movie", "value", "timestamp", "line"):
-        joined[name] = np.concatenate([getattr(p, name) for p in parts])
-        for p in parts:
-            setattr(p, name, None)
+    joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in RatingArrays.COLUMNS}
     return RatingArrays(**joined)
 
 
