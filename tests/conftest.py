@@ -53,12 +53,10 @@ def staff(db):
 _starter_vectors: dict[str, object] = {}
 
 
-@pytest.fixture
-def starter_model(db):
-    """The starter catalogue in the test DB with a real, promoted base-model embedding.
-
-    The MiniLM forward pass runs once per session; each test writes its own artifact.
-    """
+def promote_starter_model():
+    """Load the starter catalogue and promote a base-model version over it with real MiniLM
+    vectors. The forward pass runs once per session (``_starter_vectors``); each call writes its
+    own artifact, so any database (the test DB, a transactional one) can use it."""
     import numpy as np
 
     from catalog.starter import load_starter_catalogue
@@ -70,11 +68,16 @@ def starter_model(db):
     movie_ids, texts = services.catalogue_texts()
     missing = [t for t in texts if t not in _starter_vectors]
     if missing:
-        vectors = get_encoder("").embed(missing)
-        _starter_vectors.update(zip(missing, vectors, strict=True))
+        _starter_vectors.update(zip(missing, get_encoder("").embed(missing), strict=True))
     matrix = np.stack([_starter_vectors[t] for t in texts]).astype(np.float32)
     version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
     hashes = np.array([services.text_hash(t) for t in texts])
     version.embeddings_path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
     version.save()
     return services.model_version_promote(version)
+
+
+@pytest.fixture
+def starter_model(db):
+    """The starter catalogue in the test DB with a real, promoted base-model embedding."""
+    return promote_starter_model()

@@ -49,3 +49,19 @@ class RatingFactory(factory.django.DjangoModelFactory):
     value = 4.0
     created_at = factory.LazyFunction(timezone.now)
     updated_at = factory.LazyFunction(timezone.now)
+
+
+def random_embedding_version(seed: int = 0, dim: int = 384):
+    """A READY model version over every film in the DB with random unit vectors (no TensorFlow)."""
+    import numpy as np
+
+    from recommendations import store
+    from recommendations.models import ModelVersion
+
+    ids = np.array(sorted(Movie.objects.values_list("pk", flat=True)), dtype=np.int64)
+    matrix = np.random.default_rng(seed).normal(size=(len(ids), dim)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
+    version.embeddings_path = store.save_embeddings(version.pk, ids, matrix, np.array(["0" * 16] * len(ids)))
+    version.save()
+    return version

@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from catalog.models import Movie
 from catalog.services import rating_upsert
-from recommendations import services, store
+from recommendations import services
 from recommendations.models import ModelVersion
-from tests.factories import GenreFactory, MovieFactory
+from tests.factories import GenreFactory, MovieFactory, random_embedding_version
 
 URL = "/api/v1/me/recommendations/"
 DIM = 384
@@ -24,14 +24,7 @@ DIM = 384
 
 def random_model(seed: int = 0) -> ModelVersion:
     """An active model over every film in the DB, with random unit vectors: no TensorFlow."""
-    ids = np.array(sorted(Movie.objects.values_list("pk", flat=True)), dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    matrix = rng.normal(size=(len(ids), DIM)).astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
-    version.embeddings_path = store.save_embeddings(version.pk, ids, matrix, np.array(["0" * 16] * len(ids)))
-    version.save()
-    return services.model_version_promote(version)
+    return services.model_version_promote(random_embedding_version(seed, DIM))
 
 
 class FakeEncoder:

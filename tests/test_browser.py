@@ -91,27 +91,10 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def starter_model_tx(transactional_db: None) -> Any:
-    """tests/conftest.py's starter_model for a live server: the same catalogue and real base-model
-    vectors (computed once per session, shared with that fixture), in a transactional database."""
-    import numpy as np
+    """tests/conftest.py's starter_model for a live server, in a transactional database."""
+    from tests.conftest import promote_starter_model
 
-    from catalog.starter import load_starter_catalogue
-    from recommendations import services, store
-    from recommendations.encoders import get_encoder
-    from recommendations.models import ModelVersion
-    from tests.conftest import _starter_vectors
-
-    load_starter_catalogue()
-    movie_ids, texts = services.catalogue_texts()
-    missing = [t for t in texts if t not in _starter_vectors]
-    if missing:
-        _starter_vectors.update(zip(missing, get_encoder("").embed(missing), strict=True))
-    matrix = np.stack([_starter_vectors[t] for t in texts]).astype(np.float32)
-    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
-    hashes = np.array([services.text_hash(t) for t in texts])
-    version.embeddings_path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
-    version.save()
-    return services.model_version_promote(version)
+    return promote_starter_model()
 
 
 def family_films() -> list[Movie]:

@@ -6,7 +6,6 @@ No timing: calls to the expensive functions are counted, and the serving clock
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from django.core.cache import cache
 
@@ -15,7 +14,7 @@ from catalog.services import not_interested_add, rating_upsert
 from recommendations import engine, services, store
 from recommendations.feedback import user_cache_key
 from recommendations.models import ModelVersion
-from tests.factories import MovieFactory, UserFactory
+from tests.factories import MovieFactory, UserFactory, random_embedding_version
 
 
 class Clock:
@@ -27,13 +26,7 @@ class Clock:
 
 
 def make_version(seed: int) -> ModelVersion:
-    ids = np.array(list(Movie.objects.order_by("pk").values_list("pk", flat=True)), dtype=np.int64)
-    matrix = np.random.default_rng(seed).normal(size=(len(ids), 8)).astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
-    version.embeddings_path = store.save_embeddings(version.pk, ids, matrix, np.array(["x"] * len(ids)))
-    version.save()
-    return version
+    return random_embedding_version(seed, dim=8)
 
 
 @pytest.fixture

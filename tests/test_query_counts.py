@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-import numpy as np
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -20,8 +19,7 @@ from django.utils import timezone
 from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem
 from recommendations import engine, services, store
 from recommendations.collab_store import ratings_arrays, train_collab
-from recommendations.models import ModelVersion
-from tests.factories import UserFactory
+from tests.factories import UserFactory, random_embedding_version
 
 N = 6
 MAX_QUERIES = 40  # a ceiling against regressions (the cold home page makes 37); the real check is N vs 3N
@@ -49,11 +47,7 @@ def grow(user, other, start: int, stop: int) -> None:
 
 def promote_model(seed: int) -> None:
     """Random unit vectors for every film and EASE on the ratings, promoted; serving caches cold."""
-    ids = np.array(list(Movie.objects.order_by("pk").values_list("pk", flat=True)), dtype=np.int64)
-    matrix = np.random.default_rng(seed).normal(size=(len(ids), 16)).astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    version = ModelVersion.objects.create(status=ModelVersion.Status.READY)
-    version.embeddings_path = store.save_embeddings(version.pk, ids, matrix, np.array(["x"] * len(ids)))
+    version = random_embedding_version(seed, dim=16)
     users, movies, _values, _stamps = ratings_arrays()
     version.collab_path = train_collab(version.pk, users, movies, lam=100.0)["path"]
     version.save()
