@@ -113,13 +113,6 @@ def movie_or_404(movie_id: int | str, queryset: QuerySet[Movie] | None = None) -
     return movie
 
 
-def _movie_for_write_or_404(movie_id: int | str) -> Movie:
-    movie = selectors.movie_for_write(movie_id) if id_in_range(movie_id) else None
-    if movie is None:
-        raise NotFound(f"No film with id {movie_id}.")
-    return movie
-
-
 def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> dict[str, Any]:
     """Validated data, or a 400 with a message per bad field."""
     serializer = serializer_class(data=data, **kwargs)
@@ -311,7 +304,7 @@ class MyRatingsView(JsonApiMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(RatingWriteSerializer, request.data)
-        movie = _movie_for_write_or_404(data["movie"])
+        movie = movie_or_404(data["movie"], selectors.movies_for_write())
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=data["rating"])
         body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
@@ -348,7 +341,7 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         ],
     )
     def put(self, request: Request, movie_id: int) -> Response:
-        movie = _movie_for_write_or_404(movie_id)
+        movie = movie_or_404(movie_id, selectors.movies_for_write())
         value = validated(RatingValueSerializer, request.data)["rating"]
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=value)
         body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))

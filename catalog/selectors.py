@@ -30,9 +30,11 @@ class MovieFilters:
 
 
 def movie_base_queryset() -> QuerySet[Movie]:
-    """Films with genres and credits prefetched: list pages make a fixed number of queries."""
-    return Movie.objects.prefetch_related(
-        "genres",
+    """Films with genres and credits loaded: list pages make a fixed number of queries.
+
+    Genres through ``with_genres`` (MongoDB refuses a many-to-many prefetch); credits are a
+    reverse foreign key, which both backends prefetch."""
+    return Movie.objects.with_genres().prefetch_related(
         Prefetch("credits", queryset=Credit.objects.select_related("person").order_by("role", "order")),
     )
 
@@ -71,9 +73,9 @@ def movie_genres(movie_id: int | str) -> list[dict[str, str]]:
     return list(Genre.objects.filter(movies=movie_id).order_by("name").values("name", "slug"))
 
 
-def movie_for_write(movie_id: int | str) -> Movie | None:
+def movies_for_write() -> QuerySet[Movie]:
     """Just what a write and its response need: not the overview, tags or poster."""
-    return Movie.objects.only("id", "title", "year").filter(pk=movie_id).first()
+    return Movie.objects.only("id", "title", "year")
 
 
 def user_rating_for(user, movie: Movie) -> Rating | None:

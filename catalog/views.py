@@ -96,9 +96,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 @login_required
 @require_POST
 def rate(request: HttpRequest, pk: int) -> HttpResponse:
-    movie = selectors.movie_for_write(pk)
-    if movie is None:
-        raise Http404
+    movie = get_object_or_404(selectors.movies_for_write(), pk=pk)
     form = RatingForm(request.POST)
     htmx = bool(request.headers.get("HX-Request"))
     if not form.is_valid():

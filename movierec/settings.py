@@ -240,7 +240,8 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "cache" / "django"),
     },
-    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
+    # One entry per client: room for many more than locmem's default 300 before it culls histories.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle", "OPTIONS": {"MAX_ENTRIES": 20000}},
 }
 if os.environ.get("REDIS_CACHE_URL"):
     CACHES["default"] = CACHES["throttle"] = {

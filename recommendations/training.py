@@ -758,7 +758,7 @@ def _fit_eval_hybrids(versions: list[ModelVersion], split: Split) -> dict[int, A
     gate measures what each version serves without the held-out ratings leaking in."""
     from recommendations.hybrid_store import fit_site_hybrid, prepare
 
-    users, movies, _values, _stamps = split.part(split.train)
+    users, movies, _values, stamps = split.part(split.train)
     out: dict[int, Any] = {}
     for version in versions:
         if not ((version.metrics or {}).get("hybrid") or {}).get("path"):
@@ -767,7 +767,9 @@ def _fit_eval_hybrids(versions: list[ModelVersion], split: Split) -> dict[int, A
             arrays = store.load_npz(version.embeddings_path)
             movie_ids = ids_from_store(arrays["movie_ids"])
             budget = float(conf("HYBRID_MAX_SECONDS", 900.0))
-            model, info = fit_site_hybrid(movie_ids, arrays["matrix"], users, movies, budget_seconds=budget, seed=version.pk)
+            model, info = fit_site_hybrid(
+                movie_ids, arrays["matrix"], users, movies, budget_seconds=budget, seed=version.pk, stamps=stamps
+            )  # with the rating times, as train_hybrid fits the served one
         except Exception:
             logger.exception("v%s: train-split hybrid failed; evaluated with its plain blend", version.pk)
             continue

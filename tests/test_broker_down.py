@@ -32,12 +32,12 @@ def test_rating_is_stored_when_the_broker_is_unreachable_and_the_sweep_queues_la
             response = client.post(reverse("catalog:rate", args=[movie.pk]), {"value": "4.5"})
         elapsed = time.monotonic() - started
 
-    assert response.status_code == 302 and len(callbacks) == 1  # the after-commit hook flagged it
+    assert response.status_code == 302 and not callbacks  # nothing after commit: the sweep decides
     assert elapsed < 2  # the request never waits on the (dead) broker
     assert Rating.objects.get(user=user, movie=movie).value == 4.5
     assert Movie.objects.get(pk=movie.pk).rating_count == 1
     state = TrainingState.objects.singleton().get()
-    assert state.pending_retrain and state.events_since_training == 1 and state.lock_owner == ""
+    assert state.events_since_training == 1 and state.lock_owner == ""  # due: the threshold is 1
     assert not ModelVersion.objects.exists()  # nothing half-queued left behind
 
     # Later the broker is back (here: the embedded one) and the periodic sweep queues the chain.
