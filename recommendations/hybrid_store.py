@@ -36,6 +36,18 @@ def hybrid_path(version_id: int) -> str:
     return f"{store.version_prefix(version_id)}/hybrid.npz"
 
 
+def train_hybrid_or_skip(version_id: int, ratings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> dict:
+    """``train_hybrid`` within MOVIEREC["HYBRID_MAX_SECONDS"] that never raises: on failure the
+    version is served by its plain collaborative model, and the reason goes into its metrics."""
+    from django.conf import settings
+
+    try:
+        return train_hybrid(version_id, budget_seconds=float(settings.MOVIEREC.get("HYBRID_MAX_SECONDS", 900.0)), ratings=ratings)
+    except Exception as exc:
+        logger.exception("v%s: hybrid fit failed; serving will use the plain collaborative model", version_id)
+        return {"skipped": f"failed: {exc!r}"[:500]}
+
+
 def fit_site_hybrid(
     movie_ids: np.ndarray,
     matrix: np.ndarray,

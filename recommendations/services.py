@@ -120,25 +120,11 @@ def bootstrap_base_version(progress: Progress | None = None) -> ModelVersion:
         collab = train_collab(version.pk, users, movies)
         collab_path, counts["collab"] = collab["path"], {k: v for k, v in collab.items() if k != "path"}
         counts["ratings"] = len(users)
-    metrics = {"hybrid": _bootstrap_hybrid(version.pk, (users, movies, values, stamps))}
+    from recommendations.hybrid_store import train_hybrid_or_skip  # never blocks the first start
+
+    metrics = {"hybrid": train_hybrid_or_skip(version.pk, (users, movies, values, stamps))}
     ModelVersion.objects.filter(pk=version.pk).update(
         data_counts=counts, collab_path=collab_path, metrics=metrics, finished_at=timezone.now(), reason="base model (no fine-tuning)"
     )
     version.refresh_from_db()
     return model_version_promote(version, reason="base model (no fine-tuning)")
-
-
-def _bootstrap_hybrid(version_id: int, ratings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> dict:
-    """The learnt hybrid for the first model when there are enough ratings; never blocks the first start."""
-    from recommendations import hybrid_store
-
-    users = ratings[0]
-    if len(users) < hybrid_store.MIN_RATINGS or len(np.unique(users)) < hybrid_store.MIN_USERS:
-        return {"skipped": f"too few ratings ({len(users)})"}
-    try:
-        return hybrid_store.train_hybrid(
-            version_id, budget_seconds=float(settings.MOVIEREC.get("HYBRID_MAX_SECONDS", 900.0)), ratings=ratings
-        )
-    except Exception as exc:
-        logger.exception("v%s: hybrid fit failed; serving will use the plain collaborative model", version_id)
-        return {"skipped": f"failed: {exc!r}"[:500]}

@@ -695,6 +695,7 @@ def _fit_collab(interactions: tuple, n_items: int, params: dict[str, float]):
 
 def _collab(run: StageRun) -> None:
     from recommendations.collab_store import train_collab
+    from recommendations.hybrid_store import train_hybrid_or_skip
 
     version = run.version
     if version.collab_path or not conf("TRAIN_COLLAB", True):
@@ -709,23 +710,8 @@ def _collab(run: StageRun) -> None:
     run.save(collab_path=info["path"], metrics={**version.metrics, "collab": {k: info[k] for k in ("kind", "items", "params")}})
     gc.collect()  # the EASE matrix above, before the hybrid builds its own
     with run.beating(0.5, "fitting the hybrid ranker"):
-        hybrid = _train_hybrid(version.pk, split)
+        hybrid = train_hybrid_or_skip(version.pk, (split.users, split.movies, split.values, split.stamps))
     run.save(metrics={**version.metrics, "hybrid": hybrid})
-
-
-def _train_hybrid(version_id: int, split: Split) -> dict:
-    """The learnt hybrid that serving prefers; on failure the version is still served by its EASE."""
-    from recommendations.hybrid_store import train_hybrid
-
-    try:
-        return train_hybrid(
-            version_id,
-            budget_seconds=float(conf("HYBRID_MAX_SECONDS", 900.0)),
-            ratings=(split.users, split.movies, split.values, split.stamps),
-        )
-    except Exception as exc:
-        logger.exception("v%s: hybrid fit failed; serving will use the plain collaborative model", version_id)
-        return {"skipped": f"failed: {exc!r}"[:500]}
 
 
 # ------------------------------------------------------------------------ evaluate
