@@ -49,6 +49,10 @@ def ids_from_store(stored: np.ndarray, pk_field: Any = None) -> np.ndarray:
     """
     field = pk_field if pk_field is not None else _movie_pk_field()
     if stored.dtype.kind in "iu":
+        if field.get_internal_type() not in INTEGER_KEY_TYPES:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError("integer ids in an artifact, but this database's keys are not integers")
         return stored.astype(np.int64)
     if field.get_internal_type() in INTEGER_KEY_TYPES:
         return stored.astype(np.int64)  # vectorised: digit strings parse directly

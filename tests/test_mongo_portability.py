@@ -152,6 +152,8 @@ def test_old_int64_artifacts_still_load(db, tmp_path, settings):
     assert bundle.movie_ids.dtype == np.int64 and bundle.row_of == {m.pk: i for i, m in enumerate(movies)}
     with pytest.raises(ValidationError):  # an SQL artifact read with ObjectId keys fails loudly (serving falls back)
         ids_from_store(ids_to_store(ids), ObjectIdAutoField())
+    with pytest.raises(ValidationError):  # also when it is an old int64 one
+        ids_from_store(ids, ObjectIdAutoField())
 
 
 def test_hybrid_and_collab_serving_with_object_ids():
