@@ -36,6 +36,14 @@ def sequential(n_users: int = 120, n_items: int = 30, seed: int = 0) -> tuple[np
     return np.array(users), np.array(items), np.array(stamps, dtype=np.float64)
 
 
+def stamped(users: np.ndarray, items: np.ndarray, stamps: np.ndarray, shape: tuple[int, int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(the stamp matrix, the binary interaction matrix with the same cells)."""
+    s = stamp_matrix(users, items, stamps, shape)
+    x = s.copy()
+    x.data[:] = 1.0
+    return s, x
+
+
 def brute_cooccurrence(users: np.ndarray, items: np.ndarray, stamps: np.ndarray, n_items: int, window: int) -> np.ndarray:
     out = np.zeros((n_items, n_items))
     for u in np.unique(users):
@@ -76,9 +84,7 @@ def test_stamp_matrix_is_positive_and_keeps_earliest_duplicate() -> None:
 
 def test_mask_stamps_keeps_exactly_the_masked_cells() -> None:
     users, items, stamps = sequential()
-    s = stamp_matrix(users, items, stamps, (users.max() + 1, 30))
-    x = s.copy()
-    x.data[:] = 1.0
+    s, x = stamped(users, items, stamps, (users.max() + 1, 30))
     fit, _val = carve_validation(x, seed=3)
     fs = mask_stamps(s, fit)
     assert fs.nnz == fit.nnz
@@ -88,9 +94,7 @@ def test_mask_stamps_keeps_exactly_the_masked_cells() -> None:
 
 def test_fit_ease_with_temporal_term_is_ease_on_augmented_gram() -> None:
     users, items, stamps = sequential(60, 15)
-    s = stamp_matrix(users, items, stamps, (60, 15))
-    x = s.copy()
-    x.data[:] = 1.0
+    s, x = stamped(users, items, stamps, (60, 15))
     x = sp.csr_matrix(x, dtype=np.float32)
     c = temporal_cooccurrence(s, 2)
     assert np.allclose(fit_ease(x, 5.0, temporal=(c, 0.0)), fit_ease(x, 5.0))
@@ -118,9 +122,7 @@ def _spy_cooccurrence(monkeypatch: pytest.MonkeyPatch, module: object) -> list[s
 
 def test_selection_counts_only_the_fit_part(monkeypatch: pytest.MonkeyPatch) -> None:
     users, items, stamps = sequential()
-    s = stamp_matrix(users, items, stamps, (users.max() + 1, 30))
-    x = s.copy()
-    x.data[:] = 1.0
+    s, x = stamped(users, items, stamps, (users.max() + 1, 30))
     fit, val = carve_validation(x, seed=5)
     seen = _spy_cooccurrence(monkeypatch, collab)
     params, curve = select_ease_params(x, [(1.0, 0.0), (10.0, 1.0)], fit_val=(fit, val), stamps=s)
@@ -137,9 +139,7 @@ def test_selection_counts_only_the_fit_part(monkeypatch: pytest.MonkeyPatch) -> 
 def test_hybrid_fit_has_no_validation_leakage_and_refits_on_all(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     users, items, stamps = sequential(200, 30, seed=1)
     n_users = users.max() + 1
-    s = stamp_matrix(users, items, stamps, (n_users, 30))
-    x = s.copy()
-    x.data[:] = 1.0
+    s, x = stamped(users, items, stamps, (n_users, 30))
     fit, val = carve_validation(x, seed=11)
     # Force the temporal term on, so that the cold simulations and the refit use it too.
     real_select = hybrid.select_ease_params
@@ -171,9 +171,7 @@ def test_hybrid_triples_with_timestamps_matches_matrix_form() -> None:
     users, items, stamps = sequential(150, 30, seed=2)
     n_users = users.max() + 1
     a = HybridModel(seed=0, cold_repeats=1).fit((users, items, np.ones(users.size)), None, n_items=30, timestamps=stamps)
-    s = stamp_matrix(users, items, stamps, (n_users, 30))
-    x = s.copy()
-    x.data[:] = 1.0
+    s, x = stamped(users, items, stamps, (n_users, 30))
     b = HybridModel(seed=0, cold_repeats=1).fit(x, None, timestamps=s)
     assert a.params == b.params
     assert np.allclose(a.collab.weights, b.collab.weights)  # type: ignore[union-attr]
