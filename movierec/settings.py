@@ -113,7 +113,7 @@ if MONGODB_URI:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "movierec.sqlite",
             "NAME": os.environ.get("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
             "OPTIONS": {
                 # wal_autocheckpoint: pages of WAL before the committing writer folds it back into

@@ -24,7 +24,7 @@ def test_secret_key_required_without_debug(tmp_path):
 def test_debug_has_development_fallback(tmp_path):
     result = run_check({"DJANGO_DEBUG": "1", "MOVIEREC_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert "sqlite3 True" in result.stdout
+    assert "movierec.sqlite True" in result.stdout
 
 
 def test_sqlite_uses_wal(db):
