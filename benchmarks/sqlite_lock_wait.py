@@ -98,9 +98,7 @@ def main() -> None:
         a = np.asarray(w) * 1000
         figures[mode] = np.percentile(a, [50, 95, 99])
         print(
-            f"{mode:14} {a.size:6d} {np.mean(a > 0.5):7.1%} "
-            + " ".join(f"{v:7.2f}" for v in figures[mode])
-            + f" {a.max():7.2f}"
+            f"{mode:14} {a.size:6d} {np.mean(a > 0.5):7.1%} " + " ".join(f"{v:7.2f}" for v in figures[mode]) + f" {a.max():7.2f}"
         )
     ratio = figures["prompt"] / np.maximum(figures["busy-handler"], 1e-9)
     print(f"prompt / busy-handler: p95 {ratio[1]:.2f}x, p99 {ratio[2]:.2f}x")
