@@ -55,37 +55,45 @@ def user_profile(user) -> UserProfile:
 
 
 def _rows(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    return np.array([bundle.row_of[m] for m in movie_ids if m in bundle.row_of], dtype=np.int64)
+    ids = movie_ids.tolist() if isinstance(movie_ids, np.ndarray) else movie_ids
+    return np.array([r for r in map(bundle.row_of.get, ids) if r is not None], dtype=np.int64)
 
 
 def _mask(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    return np.array([m in bundle.row_of for m in movie_ids], dtype=bool)
+    ids = movie_ids.tolist() if isinstance(movie_ids, np.ndarray) else movie_ids
+    row_of = bundle.row_of
+    return np.array([m in row_of for m in ids], dtype=bool)
 
 
-def taste(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(taste vector, rows of rated films, their weights) for explanations."""
+def taste(
+    bundle: store.Bundle, profile: UserProfile, *, vector: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(taste vector, rows of rated films, their weights) for explanations; with
+    ``vector=False`` the vector is zeros (not computed)."""
     known = _mask(bundle, profile.movie_ids)
     rated_rows = _rows(bundle, profile.movie_ids)
     values = profile.values[known]
-    hidden_rows = _rows(bundle, profile.hidden_ids)
-    vec = user_vector(
-        values,
-        bundle.matrix[rated_rows],
-        timestamps=profile.timestamps[known],
-        now=timezone.now().timestamp(),
-        not_interested=bundle.matrix[hidden_rows],
-    )
     now = timezone.now().timestamp()
+    if vector:
+        vec = user_vector(
+            values,
+            bundle.matrix[rated_rows],
+            timestamps=profile.timestamps[known],
+            now=now,
+            not_interested=bundle.matrix[_rows(bundle, profile.hidden_ids)],
+        )
+    else:
+        vec = np.zeros(bundle.matrix.shape[1], dtype=bundle.matrix.dtype)
     weights = rating_weights(values, timestamps=profile.timestamps[known], now=now)
     return vec, rated_rows, weights
 
 
 def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores over every film row for this user, with explanation inputs."""
-    vec, rated_rows, weights = taste(bundle, profile)
     # With a hybrid that scores every film, the taste cosine is not part of the blend: skip it.
-    needed = np.any(vec) and not (bundle.hybrid is not None and bundle.hybrid_complete)
-    content = bundle.matrix @ vec if needed else np.zeros(len(bundle.movie_ids), np.float32)
+    needed = not (bundle.hybrid is not None and bundle.hybrid_complete)
+    vec, rated_rows, weights = taste(bundle, profile, vector=needed)
+    content = bundle.matrix @ vec if needed and np.any(vec) else np.zeros(len(bundle.movie_ids), np.float32)
     from recommendations.hybrid_serving import blend
 
     scores = blend(bundle, profile, rated_rows, content)

@@ -148,6 +148,7 @@ class LoadedHybrid:
     col_of: dict[int, int]  # movie id -> column: the ``movie_ids_index`` of hybrid_user_scores
     unit_vectors: np.ndarray | None  # (n, d) float32, unit rows
     pop_z: np.ndarray  # popularity z-scored over all films (the no-history ranking)
+    pop32: np.ndarray  # popularity as float32, the per-user blend's term
 
 
 def load_hybrid(path: str) -> LoadedHybrid:
@@ -174,18 +175,29 @@ def prepare(model: HybridModel, movie_ids: np.ndarray) -> LoadedHybrid:
     std = pop.std()
     pop_z = ((pop - pop.mean()) / std if std > 1e-12 else np.zeros_like(pop)).astype(np.float32)
     ids = np.asarray(movie_ids)
-    return LoadedHybrid(model, ids, {m: j for j, m in enumerate(ids.tolist())}, vecs, pop_z)
+    return LoadedHybrid(model, ids, {m: j for j, m in enumerate(ids.tolist())}, vecs, pop_z, model.popularity.astype(np.float32))
 
 
-def _z_unseen(s: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """z-score with mean and std over the unseen films only (as HybridModel does), applied to all."""
-    mask = np.ones(s.shape[0], dtype=bool)
-    mask[seen] = False
-    if not mask.any():
-        return np.zeros_like(s)
-    ref = s[mask]
-    std = float(ref.std())
-    return (s - float(ref.mean())) / (std if std > 1e-12 else 1.0)
+def _unseen_affine(values: np.ndarray, seen: np.ndarray) -> tuple[float, float]:
+    """(mean, 1/std) over the films not in ``seen``, as HybridModel z-scores (std ≤ 1e-12 → 1).
+
+    From whole-array sums minus the seen films' share, so no mask or unseen copy is built;
+    sums in float64 (the scores are float32)."""
+    n = values.shape[0] - seen.size
+    if n <= 0:
+        return 0.0, 0.0  # nothing unseen: the feature contributes nothing
+    v64 = values.astype(np.float64)
+    s = v64[seen]
+    mean = (float(v64.sum()) - float(s.sum())) / n
+    var = (float(v64 @ v64) - float(s @ s)) / n - mean * mean
+    std = float(np.sqrt(var)) if var > 0.0 else 0.0
+    return mean, 1.0 / (std if std > 1e-12 else 1.0)
+
+
+def profile_columns(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> np.ndarray:
+    """Sorted hybrid columns of the user's rated films (films unknown to the hybrid dropped)."""
+    ids = profile_movie_ids.tolist() if isinstance(profile_movie_ids, np.ndarray) else profile_movie_ids
+    return np.unique(np.array([c for c in map(loaded.col_of.get, ids) if c is not None], dtype=np.int64))
 
 
 def hybrid_user_scores(
@@ -201,28 +213,48 @@ def hybrid_user_scores(
     Pass a ``LoadedHybrid`` (``load_hybrid``/``prepare``) in serving: it caches unit vectors.
     """
     loaded = model if isinstance(model, LoadedHybrid) else prepare(model, np.arange(model.popularity.shape[0]))  # type: ignore[union-attr]
-    hm = loaded.model
-    cols = np.unique(np.fromiter((movie_ids_index[m] for m in profile_movie_ids if m in movie_ids_index), dtype=np.int64))
+    if movie_ids_index is loaded.col_of:
+        cols = profile_columns(loaded, profile_movie_ids)
+    else:
+        cols = np.unique(np.fromiter((movie_ids_index[m] for m in profile_movie_ids if m in movie_ids_index), dtype=np.int64))
     if cols.size == 0:
         return loaded.pop_z.copy()
+    hm = loaded.model
     weights = hm.weights[int(activity_bucket(np.array([cols.size]))[0])]
-    b = hm.collab.weights  # type: ignore[union-attr]
-    # The rated rows' sum as a one-row CSR product: one pass over those rows, where b[cols].sum()
-    # first copied them (70 rated films: 2.7 MB; the heaviest user here: 105 MB per request).
-    x = sp.csr_matrix((np.ones(cols.size, np.float32), cols, np.array([0, cols.size])), shape=(1, b.shape[0]))
-    collab = np.asarray(x @ b, dtype=np.float64).ravel()
-    out = weights[0] * _z_unseen(collab, cols)
+    # Each feature is z-scored over the unseen films and weighted: w·(f - mean)/std. The
+    # features are summed as scale·f in float32 and the means subtracted once at the end
+    # (HybridModel computes the same in float64 with masks: ~3x the time here).
+    collab = _collab_row_sum(hm.collab.weights, cols)  # type: ignore[union-attr]
+    mean, inv = _unseen_affine(collab, cols)
+    out = np.multiply(collab, np.float32(weights[0] * inv))
+    shift = weights[0] * inv * mean
     if weights[1] != 0.0 and loaded.unit_vectors is not None:
         v = loaded.unit_vectors
         taste = v[cols].sum(axis=0)
         norm = float(np.linalg.norm(taste))
-        # A BLAS matvec: web workers run BLAS on one thread (movierec/wsgi.py), where it is several
-        # times faster than einsum; with many BLAS threads on busy cores it would not be.
-        content = (v @ (taste / norm)).astype(np.float64) if norm > 1e-12 else np.zeros(v.shape[0])
-        out += weights[1] * _z_unseen(content, cols)
+        if norm > 1e-12:
+            # A BLAS matvec: web workers run BLAS on one thread (movierec/wsgi.py), where it is several
+            # times faster than einsum; with many BLAS threads on busy cores it would not be.
+            content = v @ (taste / np.float32(norm))
+            mean, inv = _unseen_affine(content, cols)
+            content *= np.float32(weights[1] * inv)
+            out += content
+            shift += weights[1] * inv * mean
     if weights[2] != 0.0:
-        out += weights[2] * _z_unseen(hm.popularity.astype(np.float64), cols)  # type: ignore[union-attr]
-    return out.astype(np.float32)
+        mean, inv = _unseen_affine(loaded.pop32, cols)
+        out += np.float32(weights[2] * inv) * loaded.pop32
+        shift += weights[2] * inv * mean
+    out -= np.float32(shift)
+    return out
+
+
+def _collab_row_sum(b: np.ndarray | sp.csr_matrix, cols: np.ndarray) -> np.ndarray:
+    """Sum of the rated films' rows of the collaborative matrix (float32, one pass over them)."""
+    # As a one-row CSR product: b[cols].sum() first copied the rows (70 rated films: 2.7 MB;
+    # the heaviest user here: 105 MB per request).
+    x = sp.csr_matrix((np.ones(cols.size, np.float32), cols, np.array([0, cols.size])), shape=(1, b.shape[0]))
+    out = x @ b
+    return (out.toarray() if sp.issparse(out) else np.asarray(out)).ravel().astype(np.float32, copy=False)
 
 
 def describe_weights(model: HybridModel) -> dict[str, dict[str, float]]:
@@ -255,6 +287,8 @@ def attach_loaded(bundle: store.Bundle, loaded: LoadedHybrid) -> None:
     bundle.hybrid_rows = np.array([bundle.row_of.get(m, -1) for m in loaded.movie_ids.tolist()], dtype=np.int64)
     covered = np.unique(bundle.hybrid_rows[bundle.hybrid_rows >= 0])
     bundle.hybrid_complete = covered.size == len(bundle.movie_ids)
+    n = len(bundle.movie_ids)
+    bundle.hybrid_identity = bool(len(bundle.hybrid_rows) == n and np.array_equal(bundle.hybrid_rows, np.arange(n)))
 
 
 def user_weights(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> dict[str, float]:
@@ -275,6 +309,8 @@ def bundle_hybrid_scores(bundle: store.Bundle, profile_movie_ids: Iterable[int],
     rows = bundle.hybrid_rows  # type: ignore[attr-defined]
     scores = hybrid_user_scores(loaded, loaded.col_of, profile_movie_ids)
     valid = rows >= 0
+    if bundle.hybrid_identity:  # hybrid columns are the embedding rows, in order
+        return scores
     if bundle.hybrid_complete:  # every row is the hybrid's: ``content`` is not needed (nor computed)
         out = np.empty(len(bundle.movie_ids), dtype=np.float32)
         out[rows[valid]] = scores[valid]

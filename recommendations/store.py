@@ -69,6 +69,7 @@ class Bundle:
     hybrid: object | None = None  # recommendations.hybrid_store.LoadedHybrid; replaces collab when set
     hybrid_rows: np.ndarray | None = None  # hybrid column -> embedding row
     hybrid_complete: bool = False  # the hybrid scores every embedding row (no film embedded since)
+    hybrid_identity: bool = False  # ... and its columns are the embedding rows in order
     films: dict = field(default_factory=dict)  # movie id -> (loaded_at, Movie): engine's film-card cache
 
 
@@ -98,7 +99,7 @@ def _attach_ratings_model(bundle: Bundle, version: ModelVersion) -> None:
             hybrid_store.attach_hybrid(bundle, version)
             return
         except Exception:
-            bundle.hybrid, bundle.hybrid_rows, bundle.hybrid_complete = None, None, False
+            bundle.hybrid, bundle.hybrid_rows, bundle.hybrid_complete, bundle.hybrid_identity = None, None, False, False
             logger.exception("hybrid artifact of v%s is missing or corrupt; serving without it", version.pk)
     if version.collab_path:
         try:
