@@ -70,8 +70,10 @@ def taste(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(taste vector, rows of rated films, their weights) for explanations; with
     ``vector=False`` the vector is zeros (not computed)."""
-    known = _mask(bundle, profile.movie_ids)
-    rated_rows = _rows(bundle, profile.movie_ids)
+    ids = profile.movie_ids.tolist() if isinstance(profile.movie_ids, np.ndarray) else profile.movie_ids
+    lookup = np.array([bundle.row_of.get(m, -1) for m in ids], dtype=np.int64)
+    known = lookup >= 0
+    rated_rows = lookup[known]
     values = profile.values[known]
     now = timezone.now().timestamp()
     if vector:

@@ -33,7 +33,7 @@ def blend(bundle, profile, rated_rows: np.ndarray, content: np.ndarray) -> np.nd
     if bundle.hybrid is not None:
         from recommendations.hybrid_store import bundle_hybrid_scores
 
-        return bundle_hybrid_scores(bundle, profile.movie_ids.tolist(), content)
+        return bundle_hybrid_scores(bundle, profile.movie_ids, content, rated_rows)
     bucket = activity_bucket(len(rated_rows))
     weights = (bundle.blend or {}).get(bucket) or DEFAULT_WEIGHTS[bucket]
     scores = weights["content"] * zscore_rows(content[None, :])[0] if len(rated_rows) else np.zeros_like(content)

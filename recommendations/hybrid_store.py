@@ -204,6 +204,8 @@ def hybrid_user_scores(
     model: HybridModel | LoadedHybrid,
     movie_ids_index: Mapping[int, int],
     profile_movie_ids: Iterable[int],
+    *,
+    cols: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blended hybrid scores over the model's columns for one user's rated films.
 
@@ -211,11 +213,12 @@ def hybrid_user_scores(
     finite score too (nothing is excluded here). Films unknown to ``movie_ids_index`` are
     ignored; a user with no known film gets the popularity ranking (z-scored).
     Pass a ``LoadedHybrid`` (``load_hybrid``/``prepare``) in serving: it caches unit vectors.
+    ``cols``: the profile's sorted hybrid columns when the caller already has them.
     """
     loaded = model if isinstance(model, LoadedHybrid) else prepare(model, np.arange(model.popularity.shape[0]))  # type: ignore[union-attr]
-    if movie_ids_index is loaded.col_of:
+    if cols is None and movie_ids_index is loaded.col_of:
         cols = profile_columns(loaded, profile_movie_ids)
-    else:
+    elif cols is None:
         cols = np.unique(np.fromiter((movie_ids_index[m] for m in profile_movie_ids if m in movie_ids_index), dtype=np.int64))
     if cols.size == 0:
         return loaded.pop_z.copy()
@@ -298,8 +301,11 @@ def user_weights(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> dict
     return dict(zip(FEATURES, map(float, weights), strict=True))
 
 
-def bundle_hybrid_scores(bundle: store.Bundle, profile_movie_ids: Iterable[int], content: np.ndarray) -> np.ndarray:
-    """Hybrid scores laid out on the bundle's embedding rows.
+def bundle_hybrid_scores(
+    bundle: store.Bundle, profile_movie_ids: Iterable[int], content: np.ndarray, rated_rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Hybrid scores laid out on the bundle's embedding rows (``rated_rows``: the profile's rows
+    in the bundle, which are its hybrid columns when those are the embedding rows).
 
     Films embedded after the hybrid was trained (new films, no ratings) are not in it: they
     get their z-scored content similarity ``content`` (the engine's taste cosine), so new
@@ -307,10 +313,12 @@ def bundle_hybrid_scores(bundle: store.Bundle, profile_movie_ids: Iterable[int],
     """
     loaded: LoadedHybrid = bundle.hybrid  # type: ignore[attr-defined]
     rows = bundle.hybrid_rows  # type: ignore[attr-defined]
+    if bundle.hybrid_identity and rated_rows is not None:  # hybrid columns are the embedding rows, in order
+        return hybrid_user_scores(loaded, loaded.col_of, (), cols=np.unique(rated_rows))
     scores = hybrid_user_scores(loaded, loaded.col_of, profile_movie_ids)
-    valid = rows >= 0
-    if bundle.hybrid_identity:  # hybrid columns are the embedding rows, in order
+    if bundle.hybrid_identity:
         return scores
+    valid = rows >= 0
     if bundle.hybrid_complete:  # every row is the hybrid's: ``content`` is not needed (nor computed)
         out = np.empty(len(bundle.movie_ids), dtype=np.float32)
         out[rows[valid]] = scores[valid]

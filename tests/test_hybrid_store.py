@@ -146,3 +146,16 @@ def test_because_names_a_rated_film_for_co_liked_candidates(trained) -> None:
     because = hybrid_store.hybrid_because(loaded, profile, candidates)
     assert all(b in profile for b in because[:-1]) and because[-1] is None
     assert hybrid_store.hybrid_because(loaded, [], candidates) == [None] * len(candidates)
+
+
+def test_bundle_in_hybrid_order_serves_the_same_scores_from_rows(trained) -> None:
+    version, ids, _group, info = trained
+    bundle = store.Bundle(version.pk, ids, np.zeros((N_FILMS, 8), np.float32), {int(m): i for i, m in enumerate(ids)})
+    version.metrics = {"hybrid": info}
+    hybrid_store.attach_hybrid(bundle, version)
+    assert bundle.hybrid_identity
+    profile = [int(ids[4]), int(ids[2]), int(ids[20])]
+    rows = np.array([bundle.row_of[m] for m in profile])
+    by_rows = hybrid_store.bundle_hybrid_scores(bundle, profile, np.zeros(N_FILMS, np.float32), rows)
+    by_ids = hybrid_store.hybrid_user_scores(bundle.hybrid, bundle.hybrid.col_of, profile)
+    assert np.array_equal(by_rows, by_ids)
