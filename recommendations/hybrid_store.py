@@ -225,8 +225,8 @@ def hybrid_user_scores(
     hm = loaded.model
     weights = hm.weights[int(activity_bucket(np.array([cols.size]))[0])]
     # Each feature is z-scored over the unseen films and weighted: w·(f - mean)/std. The
-    # features are summed as scale·f in float32 and the means subtracted once at the end
-    # (HybridModel computes the same in float64 with masks: ~3x the time here).
+    # features are summed as scale·f in float32 and the means subtracted once at the end:
+    # HybridModel's float64, masked computation, in fewer passes over the catalogue.
     collab = _collab_row_sum(hm.collab.weights, cols)  # type: ignore[union-attr]
     mean, inv = _unseen_affine(collab, cols)
     out = np.multiply(collab, np.float32(weights[0] * inv))
