@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from recommendations import store
 from recommendations.ids import as_key, ids_from_store, ids_to_store
-from recommendations.ml.hybrid import FEATURES, HybridModel, activity_bucket
+from recommendations.ml.hybrid import FEATURES, HybridModel, activity_bucket, zscore
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +171,7 @@ def prepare(model: HybridModel, movie_ids: np.ndarray) -> LoadedHybrid:
     if model.item_vectors is not None:
         v = np.asarray(model.item_vectors, dtype=np.float32)
         vecs = np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
-    pop = model.popularity.astype(np.float64)
-    std = pop.std()
-    pop_z = ((pop - pop.mean()) / std if std > 1e-12 else np.zeros_like(pop)).astype(np.float32)
+    pop_z = zscore(model.popularity)
     ids = np.asarray(movie_ids)
     return LoadedHybrid(model, ids, {m: j for j, m in enumerate(ids.tolist())}, vecs, pop_z, model.popularity.astype(np.float32))
 
@@ -323,9 +321,7 @@ def bundle_hybrid_scores(
         out = np.empty(len(bundle.movie_ids), dtype=np.float32)
         out[rows[valid]] = scores[valid]
         return out
-    c = np.asarray(content, dtype=np.float64)
-    std = float(c.std())
-    out = ((c - c.mean()) / std if std > 1e-12 else np.zeros_like(c)).astype(np.float32)
+    out = zscore(content)
     out[rows[valid]] = scores[valid]
     return out
 

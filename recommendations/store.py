@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from recommendations.ids import ids_from_store, ids_to_store
+from recommendations.ml.hybrid import zscore
 from recommendations.models import ActiveModel, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -114,9 +115,7 @@ def _popularity(movie_ids: np.ndarray) -> np.ndarray:
     from catalog.models import Movie
 
     counts = dict(Movie.objects.values_list("pk", "rating_count"))
-    pop = np.log1p(np.array([counts.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32))
-    std = float(pop.std())
-    return (pop - pop.mean()) / std if std > 0 else np.zeros_like(pop)
+    return zscore(np.log1p(np.array([counts.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32)))
 
 
 class _ServingState:

@@ -51,6 +51,7 @@ from django.utils import timezone
 from movierec.mongo import atomic  # Django's atomic() is a no-op on MongoDB
 from recommendations import services, store
 from recommendations.ids import as_key, dense_ids, ids_from_store, run_starts
+from recommendations.ml.hybrid import zscore
 from recommendations.models import ActiveModel, ModelVersion, TrainingState
 
 logger = logging.getLogger(__name__)
@@ -776,9 +777,7 @@ def _eval_bundle(
         raise ValueError(f"artifact of v{version.pk} is inconsistent")
     bundle = store.Bundle(version.pk, movie_ids, matrix, {m: i for i, m in enumerate(movie_ids.tolist())})
     # Popularity from the train part only: the held-out ratings must not leak in.
-    pop = np.log1p(np.array([popularity.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32))
-    std = float(pop.std())
-    bundle.popularity = (pop - pop.mean()) / std if std > 0 else np.zeros_like(pop)
+    bundle.popularity = zscore(np.log1p(np.array([popularity.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32)))
     if collab is not None:
         bundle.collab = collab.model
         bundle.collab_rows = np.array([bundle.row_of.get(m, -1) for m in collab.movie_ids.tolist()], dtype=np.int64)

@@ -89,6 +89,13 @@ def taste_scores(x: sp.csr_matrix, item_vectors: np.ndarray) -> np.ndarray:
     return (taste @ v.T).astype(np.float32)
 
 
+def zscore(values: np.ndarray) -> np.ndarray:
+    """Whole-array z-score (computed in float64, returned as float32); all zeros when constant."""
+    v = np.asarray(values, dtype=np.float64)
+    std = float(v.std())
+    return ((v - v.mean()) / std if std > 1e-12 else np.zeros_like(v)).astype(np.float32)
+
+
 def zscore_rows(scores: np.ndarray, exclude: sp.csr_matrix | None = None) -> np.ndarray:
     """Per-row z-scores computed over the non-excluded items; excluded items get -inf."""
     s = np.array(scores, dtype=np.float64, copy=True)
