@@ -70,7 +70,11 @@ def decades_available() -> list[int]:
 
 def movie_genres(movie_id: int | str) -> list[dict[str, str]]:
     """A film's genres as name/slug dicts, in one query (no model instances)."""
-    return list(Genre.objects.filter(movies=movie_id).order_by("name").values("name", "slug"))
+    return list(movie_genres_query(movie_id))
+
+
+def movie_genres_query(movie_id: int | str) -> QuerySet:
+    return Genre.objects.filter(movies=movie_id).order_by("name").values("name", "slug")
 
 
 def movies_for_write() -> QuerySet[Movie]:

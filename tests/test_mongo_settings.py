@@ -189,6 +189,7 @@ reads = {
     "movie_detail": selectors.movie_base_queryset().filter(pk=str(oid)),
     "credits_prefetch": Movie._meta.get_field("credits").related_model.objects.filter(movie_id__in=[oid]).select_related("person"),
     "genre_links": genre_links([oid, str(oid)]),
+    "rating_write_genres": selectors.movie_genres_query(oid),
     "user_ratings": selectors.user_ratings(user).with_genres("movie")[:20],
     "watchlist": WatchlistItem.objects.filter(user=user).select_related("movie").order_by("-created_at", "-pk"),
     "profile": Rating.objects.filter(user=user).values_list("movie_id", "value", "updated_at"),
