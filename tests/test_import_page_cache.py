@@ -38,3 +38,20 @@ def test_failed_import_restores_the_cache(db, small, monkeypatch):  # noqa: F811
     with pytest.raises(RuntimeError, match="disk full"):
         importer.import_dataset(movielens.parse_dataset(small), cache_mb=64)
     assert cache_size() == before
+
+
+def test_command_takes_the_cache_size(db, small, monkeypatch):  # noqa: F811
+    from django.core.management import call_command
+
+    sizes: list[int] = []
+    real = importer.sqlite_page_cache
+
+    def spy(megabytes: int):
+        sizes.append(megabytes)
+        return real(megabytes)
+
+    monkeypatch.setattr(importer, "sqlite_page_cache", spy)
+    call_command("import_movielens", str(small), "--no-progress", "--cache-mb", "32")
+    assert sizes == [32]
+    with pytest.raises(Exception, match="invalid int"):
+        call_command("import_movielens", str(small), "--no-progress", "--cache-mb", "lots")
