@@ -54,15 +54,19 @@ def user_profile(user) -> UserProfile:
     )
 
 
-def _rows(bundle: store.Bundle, movie_ids) -> np.ndarray:
+def _lookup(bundle: store.Bundle, movie_ids) -> np.ndarray:
+    """Each film's row in the bundle, -1 for films it does not hold."""
     ids = movie_ids.tolist() if isinstance(movie_ids, np.ndarray) else movie_ids
-    return np.array([r for r in map(bundle.row_of.get, ids) if r is not None], dtype=np.int64)
+    return np.array([bundle.row_of.get(m, -1) for m in ids], dtype=np.int64)
+
+
+def _rows(bundle: store.Bundle, movie_ids) -> np.ndarray:
+    rows = _lookup(bundle, movie_ids)
+    return rows[rows >= 0]
 
 
 def _mask(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    ids = movie_ids.tolist() if isinstance(movie_ids, np.ndarray) else movie_ids
-    row_of = bundle.row_of
-    return np.array([m in row_of for m in ids], dtype=bool)
+    return _lookup(bundle, movie_ids) >= 0
 
 
 def taste(
@@ -70,8 +74,7 @@ def taste(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(taste vector, rows of rated films, their weights) for explanations; with
     ``vector=False`` the vector is zeros (not computed)."""
-    ids = profile.movie_ids.tolist() if isinstance(profile.movie_ids, np.ndarray) else profile.movie_ids
-    lookup = np.array([bundle.row_of.get(m, -1) for m in ids], dtype=np.int64)
+    lookup = _lookup(bundle, profile.movie_ids)
     known = lookup >= 0
     rated_rows = lookup[known]
     values = profile.values[known]

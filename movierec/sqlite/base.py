@@ -3,8 +3,8 @@
 Django opens every transaction with ``BEGIN IMMEDIATE`` (settings: ``transaction_mode``), so two
 writers queue on SQLite's write lock. SQLite's own busy handler waits in steps of 1, 2, 5, 10,
 15, 20, 25 ms…, so a writer that arrives while another holds the lock for 4 ms waits 8 ms, one
-that holds it 11 ms costs the next 18 ms: under load that step schedule, not the writes, made
-the rating p99 (benchmarks/load_recs.py). Here ``BEGIN IMMEDIATE`` is retried with a busy
+that holds it 11 ms costs the next 18 ms: under contention that step schedule, not the writes,
+makes the tail (benchmarks/sqlite_lock_wait.py). Here ``BEGIN IMMEDIATE`` is retried with a busy
 timeout of 0 every ≤ 1 ms until the configured ``timeout``, so a waiter starts within a
 millisecond of the lock being free. Statements outside a transaction keep the busy timeout.
 """
