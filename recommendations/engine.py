@@ -16,7 +16,7 @@ from django.utils import timezone
 from catalog.models import Movie, NotInterested, Rating
 from recommendations import store
 from recommendations.feedback import user_cache_key
-from recommendations.ids import as_key, id_array, is_id, no_id
+from recommendations.ids import as_key, id_array, is_id, no_id, positions
 from recommendations.ml.taste import rating_weights, user_vector
 
 CACHE_SECONDS = 600
@@ -54,19 +54,13 @@ def user_profile(user) -> UserProfile:
     )
 
 
-def _lookup(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    """Each film's row in the bundle, -1 for films it does not hold."""
-    ids = movie_ids.tolist() if isinstance(movie_ids, np.ndarray) else movie_ids
-    return np.array([bundle.row_of.get(m, -1) for m in ids], dtype=np.int64)
-
-
 def _rows(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    rows = _lookup(bundle, movie_ids)
+    rows = positions(bundle.row_of, movie_ids)
     return rows[rows >= 0]
 
 
 def _mask(bundle: store.Bundle, movie_ids) -> np.ndarray:
-    return _lookup(bundle, movie_ids) >= 0
+    return positions(bundle.row_of, movie_ids) >= 0
 
 
 def taste(
@@ -74,7 +68,7 @@ def taste(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(taste vector, rows of rated films, their weights) for explanations; with
     ``vector=False`` the vector is zeros (not computed)."""
-    lookup = _lookup(bundle, profile.movie_ids)
+    lookup = positions(bundle.row_of, profile.movie_ids)
     known = lookup >= 0
     rated_rows = lookup[known]
     values = profile.values[known]

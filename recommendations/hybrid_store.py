@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommendations import store
-from recommendations.ids import as_key, ids_from_store, ids_to_store
+from recommendations.ids import as_key, ids_from_store, ids_to_store, positions
 from recommendations.ml.hybrid import FEATURES, HybridModel, activity_bucket, zscore
 
 logger = logging.getLogger(__name__)
@@ -194,8 +194,8 @@ def _unseen_affine(values: np.ndarray, seen: np.ndarray) -> tuple[float, float]:
 
 def profile_columns(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> np.ndarray:
     """Sorted hybrid columns of the user's rated films (films unknown to the hybrid dropped)."""
-    ids = profile_movie_ids.tolist() if isinstance(profile_movie_ids, np.ndarray) else profile_movie_ids
-    return np.unique(np.array([c for c in map(loaded.col_of.get, ids) if c is not None], dtype=np.int64))
+    cols = positions(loaded.col_of, profile_movie_ids)
+    return np.unique(cols[cols >= 0])
 
 
 def hybrid_user_scores(

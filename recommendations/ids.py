@@ -11,7 +11,7 @@ before this change hold int64 ids; they still load, as integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,12 @@ def ids_from_store(stored: np.ndarray, pk_field: Any = None) -> np.ndarray:
         return stored.astype(np.int64)  # vectorised: digit strings parse directly
     to_python: Callable[[Any], Any] = field.to_python
     return id_array(to_python(str(s)) for s in stored.tolist())
+
+
+def positions(index: Mapping[Any, int], ids: Iterable[Any]) -> np.ndarray:
+    """Each id's position in ``index`` (an id -> row/column dict), -1 for ids it does not hold."""
+    keys = ids.tolist() if isinstance(ids, np.ndarray) else ids
+    return np.array([index.get(m, -1) for m in keys], dtype=np.int64)
 
 
 def as_key(value: Any) -> Any:
