@@ -207,3 +207,27 @@ def test_cost_model_counts_the_temporal_inverses() -> None:
         plain = estimate_hybrid_seconds(n, 500, 3, calibration=cal)
         timed = estimate_hybrid_seconds(n, 500, 3, calibration=cal, temporal=True)
         assert timed > plain
+
+
+@pytest.mark.parametrize("regrid", [True, False])
+def test_every_candidate_is_scored_on_its_own_model(monkeypatch: pytest.MonkeyPatch, regrid: bool) -> None:
+    """The selection reuses its Gram matrix in place (and recomputes the winner's inverse
+    for the prior): each point of the curve must still be the validation nDCG of exactly
+    the EASE it names, with and without the (λ, c) re-search of big catalogues."""
+    users, items, stamps = sequential(150, 30, seed=3)
+    s, x = stamped(users, items, stamps, (150, 30))
+    fit, val = carve_validation(x, seed=5)
+    if not regrid:
+        monkeypatch.setattr(collab, "temporal_grid", lambda n: ([(2, 1.0), (4, 0.5)], []))
+    prior = collab.content_prior(np.random.default_rng(0).normal(size=(30, 8)).astype(np.float32), k=5)
+    params, curve = select_ease_params(x, [(1.0, 0.0), (10.0, 1.0)], fit_val=(fit, val), stamps=s, prior=prior)
+    users_v = np.flatnonzero((np.diff(val.indptr) > 0) & (np.diff(fit.indptr) > 0))
+    xf, truth = sp.csr_matrix(fit[users_v], dtype=np.float32), sp.csr_matrix(val[users_v])
+    fit_s = mask_stamps(s, fit)
+    assert any(len(key) == 5 for key in curve) and any(key[2] > 0 for key in curve)
+    for key, value in curve.items():
+        lam, c, mu = key[:3]
+        temporal = (temporal_cooccurrence(fit_s, int(key[3])), key[4]) if len(key) == 5 else None
+        b = fit_ease(sp.csr_matrix(fit, dtype=np.float32), lam, c, prior, mu, temporal)
+        assert value == pytest.approx(collab._val_ndcg(xf, truth, b, 10), abs=1e-9), key
+    assert params["val_ndcg"] == max(curve.values())

@@ -38,6 +38,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
+from .linalg import spd_inverse
 from .metrics import per_user_ndcg, python_stratified_split, top_k_fast
 
 __all__ = [
@@ -257,32 +258,48 @@ def content_prior(item_vectors: np.ndarray, k: int = 50, block: int = 2048) -> s
     return out.astype(np.float32)
 
 
-def _ease_inverse(g: np.ndarray, lam: float, pop_reg: float) -> tuple[np.ndarray, np.ndarray]:
-    """``P = (G + Λ)⁻¹`` and the diagonal ``Λ = λ + c·diag(G)``."""
+def _ease_inverse(g: np.ndarray, lam: float, pop_reg: float, *, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``P = (G + Λ)⁻¹`` and the diagonal ``Λ = λ + c·diag(G)``; with ``overwrite`` the
+    inverse is computed in ``g``'s memory (one n² float64 array less)."""
     reg = lam + pop_reg * np.diag(g)
-    a = g.copy()
+    a = g if overwrite else g.copy()
     a[np.diag_indices_from(a)] += reg
-    return np.linalg.inv(a), reg
+    return spd_inverse(a), reg
+
+
+_ROW_BLOCK = 1024
 
 
 def _ease_from_inverse(
     p: np.ndarray, reg: np.ndarray, prior_term: np.ndarray | None = None, prior_weight: float = 0.0
 ) -> np.ndarray:
-    """B from P; ``prior_term`` is ``PΛS`` (precomputed so several μ cost no extra product)."""
+    """B (float32) from P; ``prior_term`` is ``PΛS`` (precomputed so several μ cost no extra
+    product). Written straight into the float32 result, block by block, so no n² float64
+    temporary is made."""
+    n = p.shape[0]
+    dp = np.diag(p).copy()
+    b = np.empty((n, n), dtype=np.float32)
     if prior_term is None or prior_weight == 0.0:
-        b = p / (-np.diag(p))[None, :]
+        np.divide(p, -dp[None, :], out=b)
     else:
-        # B₀ = P(G + μΛS) = I - PΛ + μPΛS; then subtract P·diagMat(γ) to zero the diagonal.
-        b = np.eye(p.shape[0]) - p * reg[None, :] + prior_weight * prior_term
-        b -= p * (np.diag(b) / np.diag(p))[None, :]
+        # B₀ = P(G + μΛS) = I - PΛ + μPΛS; subtracting P·diagMat(γ), γ = diag(B₀)/diag(P),
+        # zeroes the diagonal: B = I + μPΛS - P·diagMat(Λ + γ).
+        scale = reg + (1.0 - dp * reg + prior_weight * np.diag(prior_term)) / dp
+        for start in range(0, n, _ROW_BLOCK):
+            stop = min(start + _ROW_BLOCK, n)
+            block = p[start:stop] * -scale[None, :]
+            block += prior_weight * prior_term[start:stop]
+            block[np.arange(stop - start), np.arange(start, stop)] += 1.0
+            b[start:stop] = block
     b[np.diag_indices_from(b)] = 0.0
-    return b.astype(np.float32)
+    return b
 
 
 def _prior_term(p: np.ndarray, reg: np.ndarray, prior: sp.csr_matrix | np.ndarray) -> np.ndarray:
+    """``PΛS`` as ``(SᵀΛP)ᵀ`` (P is symmetric): sparse on the left for scipy, and the
+    only n² array made is the result."""
     s = sp.csr_matrix(prior, dtype=np.float64)
-    # (PΛ)S = (Sᵀ(PΛ)ᵀ)ᵀ keeps the sparse matrix on the left for scipy.
-    return np.asarray((s.T @ (p * reg[None, :]).T).T)
+    return np.asarray((s.T @ sp.diags(reg)) @ p).T
 
 
 def _ease_solve(
@@ -292,7 +309,8 @@ def _ease_solve(
     prior: sp.csr_matrix | np.ndarray | None = None,
     prior_weight: float = 0.0,
 ) -> np.ndarray:
-    """EASE with a per-item ridge ``Λ = λ + c·diag(G)`` and an optional prior ``S``.
+    """EASE with a per-item ridge ``Λ = λ + c·diag(G)`` and an optional prior ``S``; ``g``
+    is overwritten (callers pass a Gram matrix they do not need again).
 
     Solves ``min ||X - XB||² + ||Λ^½ (B - μS)||²`` s.t. ``diag(B) = 0``:
     ``B = P(G + μΛS) - P·diagMat(γ)`` with ``P = (G + Λ)⁻¹`` and γ chosen to zero the
@@ -300,7 +318,7 @@ def _ease_solve(
     shrinks popular items harder; ``μ > 0`` is content-regularised EASE. With c = μ = 0 this
     is plain EASE: ``B = -P / diag(P)``.
     """
-    p, reg = _ease_inverse(g, lam, pop_reg)
+    p, reg = _ease_inverse(g, lam, pop_reg, overwrite=True)
     term = _prior_term(p, reg, prior) if prior is not None and prior_weight != 0.0 else None
     return _ease_from_inverse(p, reg, term, prior_weight)
 
@@ -437,42 +455,48 @@ def select_ease_params(
     truth = binarize(sp.csr_matrix(val[users]))
     curve: dict[tuple[float, ...], float] = {}
     best_key: tuple[float, ...] | None = None
-    best_inv: tuple[np.ndarray, np.ndarray] | None = None
 
-    def trial(key: tuple[float, ...], gram: np.ndarray, lam: float, c: float) -> None:
-        nonlocal best_key, best_inv
+    def trial(key: tuple[float, ...], gram: np.ndarray, lam: float, c: float, *, overwrite: bool = False) -> None:
+        # The winner's inverse is not kept (an n² array per candidate): the prior stage
+        # recomputes it once.
+        nonlocal best_key
         if key in curve:
             return
-        p, reg = _ease_inverse(gram, lam, c)
+        p, reg = _ease_inverse(gram, lam, c, overwrite=overwrite)
         curve[key] = _val_ndcg(xf, truth, _ease_from_inverse(p, reg), k)
         if best_key is None or curve[key] > curve[best_key]:
-            best_key, best_inv = key, (p, reg)
+            best_key = key
 
     for lam, c in grid:
         trial((lam, c, 0.0), g, lam, c)
     assert best_key is not None
     window, alpha = 0, 0.0
+    counts: dict[int, sp.csr_matrix] = {}
+    g_window = 0  # the temporal window whose term g already holds (0: none)
     if stamps is not None:
         fit_stamps = mask_stamps(stamps, fit)
         candidates, regrid = temporal_grid(x.shape[1])
         lam0, c0 = best_key[0], best_key[1]
-        counts: dict[int, sp.csr_matrix] = {}
         for w, a in candidates:
             counts.setdefault(w, temporal_cooccurrence(fit_stamps, w))
-            trial((lam0, c0, 0.0, float(w), a), _add_sparse(g.copy(), counts[w], a), lam0, c0)
+            trial((lam0, c0, 0.0, float(w), a), _add_sparse(g.copy(), counts[w], a), lam0, c0, overwrite=True)
         if len(best_key) == 5:
             window, alpha = int(best_key[3]), float(best_key[4])
             if regrid:
-                g_best = _add_sparse(g.copy(), counts[window], alpha)
+                # Plain g is not needed again: it takes the winning term in place.
+                g, g_window = _add_sparse(g, counts[window], alpha), window
                 for lam, c in regrid:
-                    trial((lam, c, 0.0, float(window), alpha), g_best, lam, c)
-                del g_best
+                    trial((lam, c, 0.0, float(window), alpha), g, lam, c)
     best = best_key
-    if prior is not None and best_inv is not None:
-        term = _prior_term(*best_inv, prior)
+    if prior is not None and any(mu != 0.0 for mu in prior_weights):
+        if len(best) == 5 and g_window != window:
+            g = _add_sparse(g, counts[window], alpha)
+        p, reg = _ease_inverse(g, best[0], best[1], overwrite=True)
+        del g
+        term = _prior_term(p, reg, prior)
         for mu in prior_weights:
             if mu != 0.0:
-                b = _ease_from_inverse(*best_inv, term, mu)
+                b = _ease_from_inverse(p, reg, term, mu)
                 key = (best[0], best[1], mu, *best[3:])
                 curve[key] = _val_ndcg(xf, truth, b, k)
                 if curve[key] > curve[best_key]:

@@ -237,8 +237,11 @@ class HybridModel:
         per_user: list[list[np.ndarray]] = [[], [], []]
         for _ in range(self.cold_repeats):
             cold_x, _ = simulate_cold(fit_x, self.cold_fraction, rng)
+            # Dropped at once, so no n² matrix outlives its simulation.
             b_cold = fit_ease(cold_x, lam, pop_reg, prior, mu, temporal(cold_x))
-            for bkt, scores in enumerate(self._grid_scores(cold_x, val_x, b_cold, vectors)):
+            grid_scores = self._grid_scores(cold_x, val_x, b_cold, vectors)
+            del b_cold
+            for bkt, scores in enumerate(grid_scores):
                 per_user[bkt].append(scores)
         self.weights = self._pick_weights([np.vstack(p) for p in per_user], vectors is not None)
         # 3. Refit on everything with the validated hyper-parameters.
