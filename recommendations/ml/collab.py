@@ -394,9 +394,10 @@ def carve_validation(
 def default_grid(n_items: int) -> list[tuple[float, float]]:
     """(λ, c) candidates; a single default for big catalogues, where each inverse costs O(n³).
 
-    On a 2-core machine one inverse takes ~1 s at 1.7k items but ~3 min at 10k, so above
-    5,000 items the grid would dominate training time; (400, 1) is mid-grid, and validation on
-    ml-100k picked λ = 400 with c of 1 or 2.
+    On a 2-core machine one EASE fit (Gram, in-place Cholesky inverse, weights) takes ~0.1 s at
+    1.7k items but ~10 s at 9.7k (``benchmarks/ease_fit.py``), and a grid point costs about
+    one fit, so above 5,000 items the grid would dominate training time; (400, 1) is
+    mid-grid, and validation on ml-100k picked λ = 400 with c of 1 or 2.
     """
     if n_items > 5000:
         return [(400.0, 1.0)]
