@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -111,6 +112,10 @@ def test_writes_k_unseen_films_per_user_with_string_ids(tmp_path: Path, fakes) -
     assert same > 0.8
     assert fakes["finetunes"] == 1 and fakes["pairs"] > 0
     assert "wrote" in log and "time per stage" in log
+    peaks = re.search(r"peak RSS when each stage ended \(MB\): (.*)", log)
+    assert peaks, log
+    values = [int(part.rsplit(" ", 1)[1]) for part in peaks.group(1).split(", ")]
+    assert "fit hybrid" in peaks.group(1) and all(v > 0 for v in values)
 
 
 def test_users_file_and_unknown_user(tmp_path: Path, fakes) -> None:

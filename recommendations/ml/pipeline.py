@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import math
+import resource
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -143,14 +144,21 @@ def build_dataset(
 # -------------------------------------------------------------------------------- budget
 
 
+def peak_rss_mb() -> float:
+    """The process's resident-set high-water mark so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 class Budget:
-    """Wall-clock accounting against one deadline; each stage's seconds are recorded."""
+    """Wall-clock accounting against one deadline; each stage's seconds are recorded, and the
+    process's peak RSS when the stage ends (a high-water mark: it shows which stage raised it)."""
 
     def __init__(self, total_seconds: float, clock: Callable[[], float] = time.perf_counter) -> None:
         self.total = float(total_seconds)
         self.clock = clock
         self.started = clock()
         self.stages: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
         self.plan: dict[str, Any] = {}
 
     def elapsed(self) -> float:
@@ -166,12 +174,14 @@ class Budget:
             yield
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + self.clock() - t0
+            self.peak_mb[name] = peak_rss_mb()
 
     def report(self) -> dict[str, Any]:
         return {
             "budget_seconds": round(self.total, 1),
             "elapsed_seconds": round(self.elapsed(), 1),
             "stages": {k: round(v, 1) for k, v in self.stages.items()},
+            "peak_rss_mb": {k: round(v) for k, v in self.peak_mb.items()},
             "plan": self.plan,
         }
 
@@ -210,9 +220,9 @@ def _time_inverse(m: int, seed: int = 0) -> float:
     g = a @ a.T + m * np.eye(m)
     times = []
     for _ in range(3):
-        a = g.copy()
+        work = g.copy()
         t0 = time.perf_counter()
-        spd_inverse(a)  # what EASE uses
+        spd_inverse(work)  # what EASE uses
         times.append(time.perf_counter() - t0)
     return float(min(times))
 
