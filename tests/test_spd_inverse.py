@@ -71,3 +71,13 @@ def test_ease_with_prior_matches_the_closed_form() -> None:
     # The precomputed term and the μ = 0 path agree with plain EASE.
     assert np.allclose(_prior_term(p, reg, prior), p @ np.diag(reg) @ prior.toarray())
     assert np.allclose(_ease_from_inverse(p, reg, None, 0.0), fit_ease(x, lam, c), atol=1e-6)
+
+
+def test_fallback_leaves_the_input_matrix_intact() -> None:
+    rng = np.random.default_rng(3)
+    m = rng.normal(size=(1500, 1500))
+    sym = m + m.T
+    a = sym.copy()
+    out = spd_inverse(a)
+    assert out is not a
+    assert np.array_equal(a, sym)

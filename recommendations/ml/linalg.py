@@ -32,9 +32,9 @@ def symmetrize_from_lower(a: np.ndarray) -> np.ndarray:
 def spd_inverse(a: np.ndarray) -> np.ndarray:
     """Inverse of symmetric ``a``, computed in ``a`` itself when it is positive definite.
 
-    ``a`` must be a contiguous float64 square array and is overwritten: with the inverse
-    (the returned array is ``a``), or, when ``a`` is not positive definite, with garbage and a
-    new array holding the LU-based inverse is returned. Callers pass a matrix they own.
+    ``a`` must be a contiguous float64 square array. It is overwritten with the inverse (the
+    returned array is ``a``); when it is not positive definite it is restored and a new
+    array holding the LU-based inverse is returned. Callers pass a matrix they own.
     """
     if a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous:
         return spd_inverse(a.T).T  # symmetric: the transpose is the same matrix, C-ordered
@@ -52,20 +52,7 @@ def spd_inverse(a: np.ndarray) -> np.ndarray:
         if info == 0 and np.shares_memory(inverse, a):
             return symmetrize_from_lower(a)
     # Not positive definite (or LAPACK copied): rebuild a from its untouched upper triangle
-    # and the saved diagonal, and fall back to LU.
-    symmetrize_from_upper(a, backup_diag)
+    # (a.T's lower one) and the saved diagonal, and fall back to LU.
+    symmetrize_from_lower(a.T)
+    a[np.diag_indices(a.shape[0])] = backup_diag
     return np.linalg.inv(a)
-
-
-def symmetrize_from_upper(a: np.ndarray, diag: np.ndarray) -> np.ndarray:
-    """Restore symmetric ``a`` from its strict upper triangle and ``diag`` (what ``potrf``
-    leaves untouched when it works in the lower one)."""
-    n = a.shape[0]
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        a[stop:, start:stop] = a[start:stop, stop:].T
-        block = a[start:stop, start:stop]
-        lower = np.tril_indices(stop - start, -1)
-        block[lower] = block.T[lower]
-    a[np.diag_indices(n)] = diag
-    return a
