@@ -473,7 +473,7 @@ def select_ease_params(
     assert best_key is not None
     window, alpha = 0, 0.0
     counts: dict[int, sp.csr_matrix] = {}
-    g_window = 0  # the temporal window whose term g already holds (0: none)
+    g_has_term = False  # whether g already holds the winning temporal term
     if stamps is not None:
         fit_stamps = mask_stamps(stamps, fit)
         candidates, regrid = temporal_grid(x.shape[1])
@@ -485,12 +485,12 @@ def select_ease_params(
             window, alpha = int(best_key[3]), float(best_key[4])
             if regrid:
                 # Plain g is not needed again: it takes the winning term in place.
-                g, g_window = _add_sparse(g, counts[window], alpha), window
+                g, g_has_term = _add_sparse(g, counts[window], alpha), True
                 for lam, c in regrid:
                     trial((lam, c, 0.0, float(window), alpha), g, lam, c)
     best = best_key
     if prior is not None and any(mu != 0.0 for mu in prior_weights):
-        if len(best) == 5 and g_window != window:
+        if len(best) == 5 and not g_has_term:
             g = _add_sparse(g, counts[window], alpha)
         p, reg = _ease_inverse(g, best[0], best[1], overwrite=True)
         del g
