@@ -116,6 +116,7 @@ def test_writes_k_unseen_films_per_user_with_string_ids(tmp_path: Path, fakes) -
     assert peaks, log
     values = [int(part.rsplit(" ", 1)[1]) for part in peaks.group(1).split(", ")]
     assert "fit hybrid" in peaks.group(1) and all(v > 0 for v in values)
+    assert values == sorted(values), "a high-water mark, listed in the order the stages ended"
 
 
 def test_users_file_and_unknown_user(tmp_path: Path, fakes) -> None:

@@ -174,6 +174,9 @@ class Budget:
             yield
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + self.clock() - t0
+            # Re-inserted so the report lists stages in the order they last ended: a stage run
+            # twice ("plan") would otherwise show its late, higher mark at its first position.
+            self.peak_mb.pop(name, None)
             self.peak_mb[name] = peak_rss_mb()
 
     def report(self) -> dict[str, Any]:
