@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -46,17 +48,25 @@ def get_encoder(encoder_path: str = ""):
         return _encoders[key]
 
 
-def save_encoder(encoder, storage_prefix: str) -> str:
-    """Write a fine-tuned encoder's files through the storage API."""
+@contextmanager
+def scratch_dir(storage_prefix: str) -> Iterator[Path]:
+    """An empty local directory for files on their way to ``storage_prefix``; removed after."""
     tmp = Path(settings.VAR_DIR) / "tmp" / storage_prefix.replace("/", "_")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    encoder.save(tmp)
-    for file in sorted(tmp.iterdir()):
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def upload_encoder_dir(directory: Path, storage_prefix: str) -> str:
+    """Copy the files an ``Encoder.save`` wrote through the storage API."""
+    for file in sorted(directory.iterdir()):
         name = f"{storage_prefix}/{file.name}"
         if default_storage.exists(name):
             default_storage.delete(name)
         with file.open("rb") as handle:
             default_storage.save(name, handle)
-    shutil.rmtree(tmp, ignore_errors=True)
     return storage_prefix
+

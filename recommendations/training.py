@@ -561,52 +561,56 @@ def _fine_tune(run: StageRun) -> None:
     if len(pairs) < 2:
         raise Skip(f"not enough training pairs ({len(pairs)}) in {counts['train_ratings']} training ratings")
 
-    from recommendations.encoders import local_encoder_dir, save_encoder
-    from recommendations.ml.encoder import Encoder
-    from recommendations.ml.finetune import fine_tune, pair_loss
+    from recommendations.encoders import local_encoder_dir, scratch_dir, upload_encoder_dir
+    from recommendations.ml.finetune import fine_tune_job
+    from recommendations.ml.isolate import run_isolated
 
     parent = version.parent
-    with run.beating(0.01, "loading the encoder"):
-        encoder = Encoder.load(local_encoder_dir(parent.encoder_path) if parent and parent.encoder_path else None)
-    batch, max_length = int(budget["batch_size"]), int(budget["max_length"])
-    sample = pairs[:TRAIN_LOSS_SAMPLE]
-
-    def losses(encoder: Encoder) -> dict[str, float]:
-        out = {"train_pairs": pair_loss(encoder, sample, batch_size=batch, max_length=max_length)}
-        if len(val) >= 2:
-            out["validation_pairs"] = pair_loss(encoder, val, batch_size=batch, max_length=max_length)
-        return out
-
-    run.report(0.02, "loss before fine-tuning", force=True)
-    before = losses(encoder)
+    batch = int(budget["batch_size"])
     per_epoch = math.ceil(len(pairs) / batch)
     planned = per_epoch * int(budget["epochs"])
     if budget.get("max_steps"):
         planned = min(planned, int(budget["max_steps"]))
-    started = time.monotonic()
     curve: list[float] = []
+    started = time.monotonic()
+    where = {"fraction": 0.0, "message": "starting"}
 
-    def on_step(step: int, loss: float) -> None:
+    def on_event(event: tuple) -> None:
+        if event[0] == "stage":
+            where.update(fraction=event[1], message=event[2])
+            run.report(event[1], event[2], force=True, **({"loss_curve": curve} if curve else {}))
+            return
+        step, loss = event[1], event[2]
         curve.append(round(float(loss), 5))
         done = max(step / max(planned, 1), (time.monotonic() - started) / float(budget["max_seconds"]))
-        run.report(0.05 + 0.85 * done, f"step {step} of {planned}, loss {loss:.3f}", force=step == 1, loss_curve=curve)
+        where.update(fraction=0.05 + 0.85 * done, message=f"step {step} of {planned}, loss {loss:.3f}")
+        run.report(where["fraction"], where["message"], force=step == 1, loss_curve=curve)
 
-    result = fine_tune(
-        encoder,
-        pairs,
-        batch_size=batch,
-        epochs=int(budget["epochs"]),
-        max_steps=int(budget["max_steps"]) if budget.get("max_steps") else None,
-        max_seconds=float(budget["max_seconds"]),
-        lr=float(budget["lr"]),
-        max_length=max_length,
-        on_step=on_step,
-        seed=version.pk,
-    )
-    run.report(0.92, "loss after fine-tuning", force=True, loss_curve=curve)
-    after = losses(encoder)
-    run.report(0.97, "saving the encoder", force=True)
-    path = save_encoder(encoder, f"{store.version_prefix(version.pk)}/encoder")
+    options = {
+        "batch_size": batch,
+        "epochs": int(budget["epochs"]),
+        "max_steps": int(budget["max_steps"]) if budget.get("max_steps") else None,
+        "max_seconds": float(budget["max_seconds"]),
+        "lr": float(budget["lr"]),
+        "max_length": int(budget["max_length"]),
+        "seed": version.pk,
+    }
+    encoder_dir = str(local_encoder_dir(parent.encoder_path)) if parent and parent.encoder_path else None
+    with scratch_dir(f"{store.version_prefix(version.pk)}/encoder") as out_dir:
+        # TensorFlow trains in a spawned child: the ~3 GB that training takes would otherwise
+        # stay with this worker for good (TF does not give it back).
+        out = run_isolated(
+            fine_tune_job,
+            encoder_dir,
+            pairs,
+            {"train_pairs": pairs[:TRAIN_LOSS_SAMPLE], "validation_pairs": val},
+            str(out_dir),
+            options,
+            on_event=on_event,
+            on_idle=lambda: run.report(where["fraction"], where["message"]),
+        )
+        path = upload_encoder_dir(out_dir, f"{store.version_prefix(version.pk)}/encoder")
+    result, before, after = out["result"], out["before"], out["after"]
     metrics = {
         **version.metrics,
         "finetune": {
@@ -619,8 +623,6 @@ def _fine_tune(run: StageRun) -> None:
         },
     }
     run.save(encoder_path=path, loss_curve=[round(float(x), 5) for x in result.losses], metrics=metrics)
-    del encoder
-    gc.collect()
 
 
 # ------------------------------------------------------------------------ refresh and collab

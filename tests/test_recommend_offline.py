@@ -209,6 +209,22 @@ def test_real_encoder_embeds_and_budget_skips_finetuning(tmp_path: Path) -> None
     assert "content vectors used: base" in log
 
 
+@pytest.mark.slow
+def test_real_encoder_fine_tunes_in_a_child_process(tmp_path: Path) -> None:
+    """TensorFlow runs in spawned children (its memory goes back when they exit): the base
+    embedding, then the pinned fine-tuning steps and the re-embedding, whose progress reaches
+    this process's log."""
+    train, movies, _ = write_inputs(tmp_path)
+    args = ("--ratings", str(train), "--movies", str(movies), "--k", str(K), "--finetune-steps", "2", "--budget-seconds", "900")
+    rows, log = run(tmp_path, *args)
+    assert len(rows) == N_USERS * K
+    assert "embedding 40 films with the base encoder (in a child process)" in log
+    assert "step 1/2 loss" in log and "'steps': 2" in log and "'isolated': True" in log
+    assert "tuned: 40/40 films" in log
+    child = re.search(r"peak RSS of the largest child process \(TensorFlow work\) \(MB\): (\d+)", log)
+    assert child and int(child.group(1)) > 300, log  # MiniLM and TensorFlow were loaded there
+
+
 def test_tiny_input_and_fully_seen_user(tmp_path: Path) -> None:
     """Two users, three films: still runs; a user who rated everything gets no rows."""
     (tmp_path / "T.csv").write_text("userID,itemID,rating,timestamp\n1,10,5,1\n1,20,4,2\n1,30,4,2\n2,20,3,3\n")

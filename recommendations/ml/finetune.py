@@ -27,7 +27,7 @@ from .encoder import Encoder, pool_and_normalise
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
-__all__ = ["FineTuneResult", "fine_tune", "make_batches", "pair_accuracy", "pair_loss"]
+__all__ = ["FineTuneResult", "fine_tune", "fine_tune_job", "make_batches", "pair_accuracy", "pair_loss"]
 
 Pair = tuple[str, str]
 StepFn = Callable[[int, float], None]
@@ -240,3 +240,34 @@ def pair_loss(
         log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         total += float(-np.trace(log_softmax))
     return total / len(pairs)
+
+
+def fine_tune_job(
+    emit: Callable[[Any], None],
+    encoder_dir: str | None,
+    pairs: Sequence[Pair],
+    loss_sets: dict[str, Sequence[Pair]],
+    out_dir: str,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """The training chain's fine-tuning stage, written to run in a child process
+    (``isolate.run_isolated``): load the encoder (``None`` = the verified base), measure the loss
+    on each of ``loss_sets``, fine-tune on ``pairs`` with ``options`` (``fine_tune``'s keywords),
+    measure again, save to ``out_dir``. Emits ``("stage", fraction, message)`` as it goes and
+    ``("step", step, loss)`` per step."""
+    batch, max_length = options["batch_size"], options["max_length"]
+
+    def losses() -> dict[str, float]:
+        return {name: pair_loss(encoder, ps, batch_size=batch, max_length=max_length) for name, ps in loss_sets.items() if len(ps) >= 2}
+
+    emit(("stage", 0.01, "loading the encoder"))
+    encoder = Encoder.load(encoder_dir)
+    emit(("stage", 0.02, "loss before fine-tuning"))
+    before = losses()
+    emit(("stage", 0.05, "tracing the training step"))
+    result = fine_tune(encoder, pairs, on_step=lambda step, loss: emit(("step", step, float(loss))), **options)
+    emit(("stage", 0.92, "loss after fine-tuning"))
+    after = losses()
+    emit(("stage", 0.97, "saving the encoder"))
+    encoder.save(out_dir)
+    return {"result": result, "before": before, "after": after}

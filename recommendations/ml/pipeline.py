@@ -24,6 +24,10 @@ Determinism. Everything is seeded. The one timing-dependent choice is how many f
 steps fit the budget: pass ``finetune_steps`` to pin it; the plan actually used is in
 ``PipelineResult.budget``.
 
+Memory. With the real encoder, steps 1 and 2 run in spawned child processes (``isolate``):
+TensorFlow keeps the ~3 GB that training takes until its process ends, and the hybrid fit
+comes after. The budget's ``peak_rss_children_mb`` is the largest child's peak.
+
 Nothing here imports TensorFlow at import time (fork hazard, shared/docs/ml-stack.md).
 """
 
@@ -44,6 +48,7 @@ import scipy.sparse as sp
 
 from .collab import EASE_MAX_ITEMS, carve_validation, default_grid, stamp_matrix, temporal_grid
 from .hybrid import HybridModel, taste_scores
+from .isolate import run_isolated
 from .linalg import spd_inverse
 from .metrics import per_user_ndcg, top_k, top_k_fast
 
@@ -144,9 +149,10 @@ def build_dataset(
 # -------------------------------------------------------------------------------- budget
 
 
-def peak_rss_mb() -> float:
-    """The process's resident-set high-water mark so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def peak_rss_mb(children: bool = False) -> float:
+    """The process's resident-set high-water mark so far, or with ``children`` the largest of its
+    finished child processes' (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class Budget:
@@ -185,6 +191,7 @@ class Budget:
             "elapsed_seconds": round(self.elapsed(), 1),
             "stages": {k: round(v, 1) for k, v in self.stages.items()},
             "peak_rss_mb": {k: round(v) for k, v in self.peak_mb.items()},
+            "peak_rss_children_mb": round(peak_rss_mb(children=True)),
             "plan": self.plan,
         }
 
@@ -311,6 +318,9 @@ class PipelineConfig:
     max_length: int = 128
     lr: float = 2e-5
     cold_repeats: int = 3
+    # TensorFlow work (embedding, fine-tuning) in spawned child processes, so that the memory
+    # training takes is returned before the hybrid fit; only for the real encoder (see isolate.py).
+    isolate: bool = True
     costs: CostModel = field(default_factory=CostModel)
 
 
@@ -403,6 +413,54 @@ def _default_encoder_loader() -> Any:
     return Encoder.load()
 
 
+# What the site's MiniLM loader is; a stand-in (a test's fake) is run in process.
+_REAL_ENCODER_LOADER = _default_encoder_loader
+
+
+def _embed_job(emit: Log, loader: Callable[[], Any], texts: list[str], max_length: int) -> tuple[np.ndarray, float]:
+    """Embed every text with ``loader()``'s encoder; the vectors and the embedding seconds (load excluded)."""
+    encoder = loader()
+    t0 = time.perf_counter()
+    vectors = _embed(encoder, texts, max_length, emit, "base")
+    return vectors, time.perf_counter() - t0
+
+
+def _tune_job(
+    emit: Log,
+    loader: Callable[[], Any],
+    texts: list[str],
+    pairs: list[tuple[str, str]],
+    options: dict[str, Any],
+    deadline: float,
+    elapsed: float,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fine-tune ``loader()``'s encoder on ``pairs`` until ``deadline`` (``time.time()``) at the
+    latest, then re-embed every text. ``elapsed`` is the budget's clock when the job was sent,
+    for the step log."""
+    from .finetune import fine_tune
+
+    encoder = loader()
+    started = time.perf_counter()
+    of = f"/{options['max_steps']}" if options.get("max_steps") is not None else ""
+
+    def on_step(step: int, loss: float) -> None:
+        if step == 1 or step % 10 == 0:
+            emit(f"  step {step}{of} loss {loss:.3f} ({elapsed + time.perf_counter() - started:.0f} s elapsed)")
+
+    # The deadline, not a duration: a spawned child spends seconds starting before it gets here.
+    result = fine_tune(encoder, pairs, max_seconds=max(deadline - time.time(), 1.0), on_step=on_step, **options)
+    tuned_at = time.perf_counter()
+    tuned = _embed(encoder, texts, options["max_length"], emit, "tuned")
+    return tuned, {
+        "steps": result.steps,
+        "stopped": result.stopped_reason,
+        "loss_first": round(result.losses[0], 4) if result.losses else None,
+        "loss_last": round(float(np.mean(result.losses[-10:])), 4) if result.losses else None,
+        "finetune_seconds": round(tuned_at - started, 1),
+        "reembed_seconds": round(time.perf_counter() - tuned_at, 1),
+    }
+
+
 def run_pipeline(
     dataset: Dataset,
     config: PipelineConfig | None = None,
@@ -468,21 +526,8 @@ def run_pipeline(
         log(f"content: skipped ({reason}); collaborative + popularity only")
     else:
         encoder: Any = None
-        if have_base:
-            base = np.asarray(base_vectors, dtype=np.float32)
-            if base.shape[0] != dataset.n_items:
-                raise ValueError(f"base_vectors has {base.shape[0]} rows for {dataset.n_items} items")
-            tps = costs.embed_texts_per_second
-        else:
-            log(f"embedding {n_text} films with the base encoder")
-            with budget.stage("load encoder"):
-                encoder = loader()
-            with budget.stage("embed base"):
-                t0 = time.perf_counter()
-                base = _embed(encoder, dataset.texts, cfg.max_length, log, "base")
-                tps = n_text / max(time.perf_counter() - t0, 1e-6)
-        vectors = base
-        info["content_val_ndcg_base"] = round(content_validation_ndcg(fit_x, val_x, base, cfg.k), 4)
+        isolated = cfg.isolate and loader is _REAL_ENCODER_LOADER
+        budget.plan["isolated"] = isolated
 
         def get_encoder() -> Any:
             nonlocal encoder
@@ -491,14 +536,34 @@ def run_pipeline(
                     encoder = loader()
             return encoder
 
-        tuned = _maybe_finetune(dataset, cfg, budget, get_encoder, fit_rows, tps, (t_hybrid[0] + reserve, t_hybrid[1] + reserve), log)
+        def call(fn: Callable[..., Any], *args: Any) -> Any:
+            # In process, the jobs share one loaded encoder; isolated, each child loads its own.
+            return run_isolated(fn, loader, *args, on_event=log) if isolated else fn(log, get_encoder, *args)
+
+        if have_base:
+            base = np.asarray(base_vectors, dtype=np.float32)
+            if base.shape[0] != dataset.n_items:
+                raise ValueError(f"base_vectors has {base.shape[0]} rows for {dataset.n_items} items")
+            tps = costs.embed_texts_per_second
+        else:
+            log(f"embedding {n_text} films with the base encoder" + (" (in a child process)" if isolated else ""))
+            if not isolated:
+                get_encoder()
+            with budget.stage("embed base"):
+                base, seconds = call(_embed_job, dataset.texts, cfg.max_length)
+            tps = n_text / max(seconds, 1e-6)
+        vectors = base
+        info["content_val_ndcg_base"] = round(content_validation_ndcg(fit_x, val_x, base, cfg.k), 4)
+
+        reserved = (t_hybrid[0] + reserve, t_hybrid[1] + reserve)
+        tuned = _maybe_finetune(dataset, cfg, budget, call, None if isolated else get_encoder, fit_rows, tps, reserved, log)
         if tuned is not None:
             info["content_val_ndcg_tuned"] = round(content_validation_ndcg(fit_x, val_x, tuned, cfg.k), 4)
             # Ties go to the tuned vectors: they also carry the collaborative signal into the prior.
             if info["content_val_ndcg_tuned"] >= info["content_val_ndcg_base"]:
                 vectors = tuned
         info["vectors"] = "fine-tuned" if tuned is not None and vectors is tuned else "base"
-        encoder = None  # free TF memory before the O(n²) hybrid fit
+        encoder = None  # in process: free what TF will give back before the O(n²) hybrid fit
         gc.collect()
 
     # 3. The hybrid, shrunk if what is left cannot afford the full fit.
@@ -545,13 +610,17 @@ def _maybe_finetune(
     dataset: Dataset,
     cfg: PipelineConfig,
     budget: Budget,
-    get_encoder: Callable[[], Any],
+    call: Callable[..., Any],
+    get_encoder: Callable[[], Any] | None,
     fit_rows: np.ndarray,
     texts_per_second: float,
     reserved_after: tuple[float, float],
     log: Log,
 ) -> np.ndarray | None:
-    """Fine-tune and re-embed if the budget leaves room for a useful number of steps."""
+    """Fine-tune and re-embed if the budget leaves room for a useful number of steps.
+
+    ``call(job, *args)`` runs a job with an encoder (see ``run_pipeline``); ``get_encoder`` is
+    given when that encoder is in this process, to check that it can be trained."""
     costs = cfg.costs
     n_text = sum(1 for t in dataset.texts if t)
     t_reembed = n_text / max(texts_per_second, 1e-6) * 1.1
@@ -579,13 +648,11 @@ def _maybe_finetune(
         plan["skipped"] = "disabled"
     elif cfg.finetune_steps is None and steps_fit < costs.min_finetune_steps:
         plan["skipped"] = f"budget: {max(steps_fit, 0)} steps affordable, {costs.min_finetune_steps} needed"
-    elif not hasattr(encoder := get_encoder(), "model"):
+    elif get_encoder is not None and not hasattr(get_encoder(), "model"):
         plan["skipped"] = "this encoder cannot be fine-tuned"
     if "skipped" in plan:
         log(f"fine-tuning: skipped ({plan['skipped']})")
         return None
-
-    from .finetune import fine_tune
 
     with budget.stage("finetune pairs"):
         pairs, counts = finetune_pairs(dataset, fit_rows, max_pairs=cfg.max_pairs, seed=cfg.seed)
@@ -609,34 +676,17 @@ def _maybe_finetune(
         f"({len(pairs)} pairs), at most {hard_stop:.0f} s"
     )
 
-    def on_step(step: int, loss: float) -> None:
-        if step == 1 or step % 10 == 0:
-            of = f"/{steps}" if cfg.finetune_steps is not None else ""
-            log(f"  step {step}{of} loss {loss:.3f} ({budget.elapsed():.0f} s elapsed)")
-
+    options = {
+        "batch_size": cfg.batch_size,
+        "epochs": epochs,
+        "max_steps": cfg.finetune_steps,
+        "lr": cfg.lr,
+        "max_length": cfg.max_length,
+        "seed": cfg.seed,
+    }
     with budget.stage("finetune"):
-        result = fine_tune(
-            encoder,
-            pairs,
-            batch_size=cfg.batch_size,
-            epochs=epochs,
-            max_steps=cfg.finetune_steps,
-            max_seconds=max(hard_stop, 1.0),
-            lr=cfg.lr,
-            max_length=cfg.max_length,
-            on_step=on_step,
-            seed=cfg.seed,
-        )
-    plan.update(
-        {
-            "steps": result.steps,
-            "stopped": result.stopped_reason,
-            "loss_first": round(result.losses[0], 4) if result.losses else None,
-            "loss_last": round(float(np.mean(result.losses[-10:])), 4) if result.losses else None,
-        }
-    )
-    with budget.stage("embed tuned"):
-        tuned = _embed(encoder, dataset.texts, cfg.max_length, log, "tuned")
+        tuned, outcome = call(_tune_job, dataset.texts, pairs, options, time.time() + max(hard_stop, 1.0), budget.elapsed())
+    plan.update(outcome)
     return tuned
 
 

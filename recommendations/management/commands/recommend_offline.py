@@ -251,6 +251,8 @@ class Command(BaseCommand):
         self.log(f"wrote {rows} rows for {len(user_names)} users to {out}")
         self.log("time per stage (s): " + ", ".join(f"{name} {sec:.1f}" for name, sec in report["stages"].items()))
         self.log("peak RSS when each stage ended (MB): " + ", ".join(f"{name} {mb}" for name, mb in report["peak_rss_mb"].items()))
+        if report["peak_rss_children_mb"]:
+            self.log(f"peak RSS of the largest child process (TensorFlow work) (MB): {report['peak_rss_children_mb']}")
         self.log(f"total {report['elapsed_seconds']:.1f} s of a {report['budget_seconds']:.0f} s budget; plan: {report['plan']}")
         if result.info.get("vectors"):
             self.log(
