@@ -186,9 +186,14 @@ def _unseen_affine(values: np.ndarray, seen: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0  # nothing unseen: the feature contributes nothing
     v64 = values.astype(np.float64)
     s = v64[seen]
+    total_sq = float(v64 @ v64)
     mean = (float(v64.sum()) - float(s.sum())) / n
-    var = (float(v64 @ v64) - float(s @ s)) / n - mean * mean
-    std = float(np.sqrt(var)) if var > 0.0 else 0.0
+    var = (total_sq - float(s @ s)) / n - mean * mean
+    std = float(np.sqrt(var)) if var > 0.0 and n > 1 else 0.0
+    # The subtractions cancel: a spread this small next to the values' scale is rounding
+    # (one unseen film, or all alike), and HybridModel's exact computation gives 0 there.
+    if std <= 1e-6 * np.sqrt(total_sq / values.shape[0]):
+        std = 0.0
     return mean, 1.0 / (std if std > 1e-12 else 1.0)
 
 
