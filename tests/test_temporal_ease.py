@@ -153,7 +153,7 @@ def test_hybrid_fit_has_no_validation_leakage_and_refits_on_all(monkeypatch: pyt
     seen_fit = _spy_cooccurrence(monkeypatch, hybrid)
     model = HybridModel(seed=0, cold_repeats=2).fit(fit, None, val=val, timestamps=s)
     assert model.params["temporal_weight"] == 1.5 and model.params["temporal_window"] == 2.0
-    assert len(seen_fit) == 3  # two cold simulations and the refit
+    assert len(seen_fit) == 4  # the fit part (for the low-rank term), two cold simulations, the refit
     fit_cells = (fit != 0).toarray()
     for m in seen_sel + seen_fit[:-1]:  # selection and cold simulations: subsets of the fit part
         cells = (m != 0).toarray()

@@ -405,7 +405,12 @@ def default_grid(n_items: int) -> list[tuple[float, float]]:
 
 
 def _val_ndcg(xf: sp.csr_matrix, truth: sp.csr_matrix, b: np.ndarray, k: int) -> float:
-    s = np.asarray(xf @ b, dtype=np.float64)
+    return scores_ndcg(xf, truth, np.asarray(xf @ b), k)
+
+
+def scores_ndcg(xf: sp.csr_matrix, truth: sp.csr_matrix, scores: np.ndarray, k: int) -> float:
+    """Mean nDCG@k of ``scores`` (one row per row of ``xf``) against ``truth``, ``xf``'s films excluded."""
+    s = np.array(scores, dtype=np.float64)
     rows = np.repeat(np.arange(xf.shape[0]), np.diff(xf.indptr))
     s[rows, xf.indices] = -np.inf
     return float(per_user_ndcg(top_k_fast(s, k), truth, k).mean())

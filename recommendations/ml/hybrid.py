@@ -8,7 +8,9 @@ comparable across users and models):
    chosen on validation and may be 0), and fitted with a temporal co-occurrence term when
    rating times are given (films rated next to each other in users' histories, see
    ``collab.temporal_cooccurrence``; its window and weight are validated and may be 0).
-   The temporal term only changes the fitted item x item weights: serving needs no times;
+   The temporal term only changes the fitted item x item weights: serving needs no times.
+   A low-rank term from implicit ALS (``lowrank``) is added to those weights with a
+   validated weight (0 a candidate): still one item x item matrix to serve;
 2. content: cosine between the user's taste vector (mean of their films' vectors) and each
    film's vector;
 3. popularity prior: log(1 + interaction count).
@@ -40,10 +42,12 @@ from .collab import (
     default_grid,
     fit_ease,
     mask_stamps,
+    scores_ndcg,
     select_ease_params,
     stamp_matrix,
     temporal_cooccurrence,
 )
+from .lowrank import LOWRANK_WEIGHTS, add_lowrank, ials_item_factors, lowrank_grid, lowrank_weights, spread_ratio
 from .metrics import per_user_ndcg
 
 __all__ = [
@@ -230,6 +234,16 @@ class HybridModel:
             assert stamps is not None
             return temporal_cooccurrence(mask_stamps(stamps, rows), window), alpha
 
+        # 1b. The low-rank iALS term (lowrank.py), its settings and weight on the same split.
+        lowrank, lr_weight = self._select_lowrank(fit_x, val_x, fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x)))
+
+        def collab_weights(rows: sp.csr_matrix) -> np.ndarray:
+            b = fit_ease(rows, lam, pop_reg, prior, mu, temporal(rows))
+            if lowrank is not None:
+                factors = ials_item_factors(rows, *lowrank, seed=self.seed)
+                add_lowrank(b, rows, lowrank_weights(rows, factors, lowrank[1], lowrank[2]), lr_weight)
+            return b
+
         # 2. Blend weights on the same split with part of the users made cold, so that the
         #    cold buckets have users to learn from.
         #    Several random draws are pooled: one draw leaves ~150 users per cold bucket,
@@ -238,7 +252,7 @@ class HybridModel:
         for _ in range(self.cold_repeats):
             cold_x, _ = simulate_cold(fit_x, self.cold_fraction, rng)
             # Dropped at once, so no n² matrix outlives its simulation.
-            b_cold = fit_ease(cold_x, lam, pop_reg, prior, mu, temporal(cold_x))
+            b_cold = collab_weights(cold_x)
             grid_scores = self._grid_scores(cold_x, val_x, b_cold, vectors)
             del b_cold
             for bkt, scores in enumerate(grid_scores):
@@ -252,12 +266,43 @@ class HybridModel:
             "binary": 1.0,
             "temporal_window": float(window if use_time else 0),
             "temporal_weight": alpha if use_time else 0.0,
+            "lowrank_factors": float(lowrank[0]) if lowrank else 0.0,
+            "lowrank_w0": float(lowrank[1]) if lowrank else 0.0,
+            "lowrank_reg": float(lowrank[2]) if lowrank else 0.0,
+            "lowrank_weight": lr_weight,
         }
-        self.collab = CollabModel("ease", x.shape[1], fit_ease(full, lam, pop_reg, prior, mu, temporal(full)), params)
+        self.collab = CollabModel("ease", x.shape[1], collab_weights(full), params)
         self.item_vectors = vectors
         self.popularity = popularity_scores(full)
         self.params.update({**params, "val_ndcg_collab": chosen["val_ndcg"]})
         return self
+
+    def _select_lowrank(
+        self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray
+    ) -> tuple[tuple[int, float, float] | None, float]:
+        """The iALS settings and weight whose low-rank term, added to the fit part's EASE ``b``,
+        give the best validation nDCG@k; ``(None, 0.0)`` when EASE alone is best."""
+        users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
+        xf = sp.csr_matrix(fit_x, dtype=np.float32)
+        truth = binarize(sp.csr_matrix(val_x[users]))
+        scores_b = np.asarray(xf @ b)
+        del b
+        best = scores_ndcg(xf[users], truth, scores_b[users], self.k)
+        self.params["val_ndcg_ease_fit"] = best
+        chosen: tuple[tuple[int, float, float] | None, float] = (None, 0.0)
+        for cfg in lowrank_grid(fit_x.shape[1]):
+            lr = lowrank_weights(fit_x, ials_item_factors(fit_x, *cfg, seed=self.seed), cfg[1], cfg[2])
+            scores_lr = np.asarray(xf @ lr)
+            del lr
+            ratio = spread_ratio(scores_b, scores_lr)
+            for w in LOWRANK_WEIGHTS:
+                if w == 0.0:
+                    continue
+                value = scores_ndcg(xf[users], truth, scores_b[users] + w * ratio * scores_lr[users], self.k)
+                if value > best:
+                    best, chosen = value, (cfg, w)
+        self.params["val_ndcg_lowrank"] = best
+        return chosen
 
     def _features(
         self,

@@ -50,6 +50,7 @@ from .collab import EASE_MAX_ITEMS, carve_validation, default_grid, stamp_matrix
 from .hybrid import HybridModel, taste_scores
 from .isolate import run_isolated
 from .linalg import spd_inverse
+from .lowrank import IALS_ITERS, lowrank_grid
 from .metrics import per_user_ndcg, top_k, top_k_fast
 
 __all__ = [
@@ -220,6 +221,9 @@ INVERSE_EXPONENT = 3.0
 # Blend-weight search: per cold simulation, every validation user x item x grid triple.
 GRID_SECONDS_PER_CELL = 4e-8
 GRID_SIZE = 183
+# One iALS row solve (64 factors) per user and item per iteration, as lowrank.ials_item_factors
+# does them: ~1.3e-4 s measured on ML-100K (2 cores); rounded up.
+LOWRANK_SECONDS_PER_ROW = 2e-4
 
 
 def _time_inverse(m: int, seed: int = 0) -> float:
@@ -255,15 +259,19 @@ def estimate_hybrid_seconds(
     """HybridModel.fit cost: one EASE inverse per grid point, per cold simulation and for the
     refit (times ``overhead`` for Grams and prior products), plus the blend-weight search.
     ``temporal``: the ratings have times, so the temporal candidates and, in the worst case,
-    the (λ, c) re-search of ``collab.temporal_grid`` are tried too."""
+    the (λ, c) re-search of ``collab.temporal_grid`` are tried too. The low-rank term costs one
+    more EASE fit (on the validation fit part) and an iALS fit per candidate, then, in the
+    worst case (it wins), one per cold simulation and for the refit."""
     m, t_m = calibration
     t_inv = t_m * (n_items / m) ** INVERSE_EXPONENT
-    n_inverses = len(default_grid(n_items)) + cold_repeats + 1
+    n_inverses = len(default_grid(n_items)) + cold_repeats + 2
+    n_ials = len(lowrank_grid(n_items)) + cold_repeats + 1
+    t_lowrank = n_ials * LOWRANK_SECONDS_PER_ROW * IALS_ITERS * (n_users + n_items)
     if temporal:
         candidates, regrid = temporal_grid(n_items)
         n_inverses += len(candidates) + len(regrid)
     grid = GRID_SECONDS_PER_CELL * cold_repeats * n_users * n_items * GRID_SIZE
-    return overhead * n_inverses * t_inv + grid + 0.5
+    return overhead * n_inverses * t_inv + t_lowrank + grid + 0.5
 
 
 def plan_hybrid(
