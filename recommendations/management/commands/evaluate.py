@@ -373,6 +373,10 @@ def render_markdown(runs: list[tuple[str, Run, Run | None]], meta: dict[str, Any
         "matrix; the window and weight are validated like λ (weight 0, plain EASE, stays a candidate), and the "
         "co-occurrences are counted on the carve's fit part for validation. The `EASE` rows do not use times.",
         "",
+        "Its weights also get a low-rank term from implicit ALS (`ml/lowrank.py`: 64 item factors, the user's "
+        "fold-in linearised around the average user, so the term is one more item x item matrix); the ridge and the "
+        "term's weight are validated on the same carve, weight 0 included. The `EASE` rows do not have it.",
+        "",
         f"Film texts: ml-100k films matched by title and year to ml-latest-small's TMDB overviews: "
         f"**{meta['coverage_overview']:.1%}** have an overview, {meta['coverage_credits']:.1%} directors and cast.",
         "",
