@@ -572,7 +572,6 @@ def _fine_tune(run: StageRun) -> None:
     if budget.get("max_steps"):
         planned = min(planned, int(budget["max_steps"]))
     curve: list[float] = []
-    started = time.monotonic()
     where = {"fraction": 0.0, "message": "starting"}
 
     def on_event(event: tuple) -> None:
@@ -580,9 +579,9 @@ def _fine_tune(run: StageRun) -> None:
             where.update(fraction=event[1], message=event[2])
             run.report(event[1], event[2], force=True, **({"loss_curve": curve} if curve else {}))
             return
-        step, loss = event[1], event[2]
+        _, step, loss, seconds = event
         curve.append(round(float(loss), 5))
-        done = max(step / max(planned, 1), (time.monotonic() - started) / float(budget["max_seconds"]))
+        done = max(step / max(planned, 1), seconds / float(budget["max_seconds"]))
         where.update(fraction=0.05 + 0.85 * done, message=f"step {step} of {planned}, loss {loss:.3f}")
         run.report(where["fraction"], where["message"], force=step == 1, loss_curve=curve)
 

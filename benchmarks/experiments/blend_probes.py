@@ -17,7 +17,6 @@ split is scored once. Figures: ``docs/quality-experiments.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,8 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from protocol import arguments, load_split
+
 from recommendations.ml.collab import (
     binarize,
     carve_validation,
@@ -35,10 +36,9 @@ from recommendations.ml.collab import (
     fit_rp3beta,
     mask_stamps,
     select_ease_params,
-    stamp_matrix,
     temporal_cooccurrence,
 )
-from recommendations.ml.evaluation import DATA_DIR, film_docs_ml100k, load_ml100k, make_split
+from recommendations.ml.evaluation import film_docs_ml100k
 from recommendations.ml.hybrid import taste_scores, zscore_rows
 from recommendations.ml.lowrank import LOWRANK_WEIGHTS, add_lowrank, ials_item_factors, lowrank_grid, lowrank_weights
 from recommendations.ml.metrics import per_user_ndcg, top_k_fast
@@ -126,15 +126,8 @@ def lowrank_probe(x: sp.csr_matrix, fx: sp.csr_matrix, vx: sp.csr_matrix, test: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--filter-by", choices=("user", "item"), default="user")
-    parser.add_argument("--probe", choices=("ensemble", "lowrank", "content-knn"), default="ensemble")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    args = parser.parse_args()
-    data = load_ml100k(args.data_dir)
-    train, test, _ = make_split(data, args.filter_by, 42)
-    stamps = stamp_matrix(data.users, data.items, data.timestamps, train.shape)
-    x = binarize(train)
+    args = arguments(__doc__ or "", "probe", ("ensemble", "lowrank", "content-knn"))
+    data, x, test, stamps = load_split(args)
     fx, vx = carve_validation(x, seed=7)
     ffx, fvx = carve_validation(fx, seed=11)
 

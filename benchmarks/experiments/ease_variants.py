@@ -14,7 +14,6 @@ once. Figures: ``docs/quality-experiments.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,6 +22,8 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from protocol import arguments, load_split
+
 from recommendations.ml.collab import (
     binarize,
     carve_validation,
@@ -30,10 +31,8 @@ from recommendations.ml.collab import (
     fit_ease,
     mask_stamps,
     select_ease_params,
-    stamp_matrix,
     temporal_cooccurrence,
 )
-from recommendations.ml.evaluation import DATA_DIR, load_ml100k, make_split
 from recommendations.ml.metrics import per_user_ndcg, ranking_metrics, top_k, top_k_fast
 
 Setting = tuple[float, float, int, float, float]  # λ, c, window, α, decay
@@ -94,16 +93,9 @@ def val_ndcg(fit_x: sp.csr_matrix, val_x: sp.csr_matrix, scores: np.ndarray) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--filter-by", choices=("user", "item"), default="user")
-    parser.add_argument("--variant", choices=("channels", "decay", "window-scale"), default="channels")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    args = parser.parse_args()
-    data = load_ml100k(args.data_dir)
-    train, test, _ = make_split(data, args.filter_by, 42)
-    stamps = stamp_matrix(data.users, data.items, data.timestamps, train.shape)
-    ratings = sp.csr_matrix((data.ratings, (data.users, data.items)), shape=train.shape)
-    x = binarize(train)
+    args = arguments(__doc__ or "", "variant", ("channels", "decay", "window-scale"))
+    data, x, test, stamps = load_split(args)
+    ratings = sp.csr_matrix((data.ratings, (data.users, data.items)), shape=x.shape)
     fit_x, val_x = carve_validation(x, seed=7)
 
     if args.variant == "window-scale":

@@ -254,7 +254,7 @@ def fine_tune_job(
     (``isolate.run_isolated``): load the encoder (``None`` = the verified base), measure the loss
     on each of ``loss_sets``, fine-tune on ``pairs`` with ``options`` (``fine_tune``'s keywords),
     measure again, save to ``out_dir``. Emits ``("stage", fraction, message)`` as it goes and
-    ``("step", step, loss)`` per step."""
+    ``("step", step, loss, seconds since training began)`` per step."""
     batch, max_length = options["batch_size"], options["max_length"]
 
     def losses() -> dict[str, float]:
@@ -265,7 +265,8 @@ def fine_tune_job(
     emit(("stage", 0.02, "loss before fine-tuning"))
     before = losses()
     emit(("stage", 0.05, "tracing the training step"))
-    result = fine_tune(encoder, pairs, on_step=lambda step, loss: emit(("step", step, float(loss))), **options)
+    started = time.monotonic()
+    result = fine_tune(encoder, pairs, on_step=lambda step, loss: emit(("step", step, float(loss), time.monotonic() - started)), **options)
     emit(("stage", 0.92, "loss after fine-tuning"))
     after = losses()
     emit(("stage", 0.97, "saving the encoder"))
