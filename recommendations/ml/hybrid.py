@@ -285,9 +285,10 @@ class HybridModel:
         users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
         xf = sp.csr_matrix(fit_x, dtype=np.float32)
         truth = binarize(sp.csr_matrix(val_x[users]))
-        scores_b = np.asarray(xf @ b)
+        scores_b = np.asarray(xf @ b)  # every fit user's: the spread ratio is taken over them all
         del b
-        best = scores_ndcg(xf[users], truth, scores_b[users], self.k)
+        xf_val, val_b = xf[users], scores_b[users]
+        best = scores_ndcg(xf_val, truth, val_b, self.k)
         self.params["val_ndcg_ease_fit"] = best
         chosen: tuple[tuple[int, float, float] | None, float] = (None, 0.0)
         for cfg in lowrank_grid(fit_x.shape[1]):
@@ -295,10 +296,11 @@ class HybridModel:
             scores_lr = np.asarray(xf @ lr)
             del lr
             ratio = spread_ratio(scores_b, scores_lr)
+            val_lr = scores_lr[users]
             for w in LOWRANK_WEIGHTS:
                 if w == 0.0:
                     continue
-                value = scores_ndcg(xf[users], truth, scores_b[users] + w * ratio * scores_lr[users], self.k)
+                value = scores_ndcg(xf_val, truth, val_b + w * ratio * val_lr, self.k)
                 if value > best:
                     best, chosen = value, (cfg, w)
         self.params["val_ndcg_lowrank"] = best
