@@ -27,6 +27,8 @@ def fakes(monkeypatch):
 
     def fake_fine_tune(encoder, pairs, **kwargs):
         calls["finetunes"] += 1
+        calls["max_steps"] = kwargs.get("max_steps")
+        calls["max_seconds"] = kwargs.get("max_seconds")
         encoder.tuned = True
         return finetune.FineTuneResult(losses=[1.0], steps=1, pairs_used=len(pairs))
 
@@ -107,6 +109,17 @@ def test_no_content_still_lists_every_model(tmp_path: Path) -> None:
     for label in MODELS.values():
         assert f"| {label} |" in md
     assert "not run: --no-content" in md
+
+
+def test_pinned_steps_replace_the_time_limit(tmp_path: Path, fakes) -> None:
+    data = make_folder(tmp_path / "data")
+    args = ("--data", str(data), "--out-dir", str(tmp_path), "--filter-by", "user", "--no-cold")
+    call_command("evaluate", *args, "--finetune-steps", "3", stdout=StringIO())
+    assert fakes["finetunes"] == 1 and fakes["max_steps"] == 3
+    assert fakes["max_seconds"] > 3600  # only the (day-long) evaluation budget bounds it
+    assert "fine-tuning 3 steps per pipeline run" in (tmp_path / "quality.md").read_text()
+    with pytest.raises(CommandError, match="--finetune-steps must be >= 0"):
+        call_command("evaluate", *args, "--finetune-steps", "-1", stdout=StringIO())
 
 
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
