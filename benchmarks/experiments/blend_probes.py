@@ -26,17 +26,14 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from protocol import arguments, load_split
+from protocol import arguments, load_split, temporal_ease_weights
 
 from recommendations.ml.collab import (
     binarize,
     carve_validation,
     default_grid,
-    fit_ease,
     fit_rp3beta,
-    mask_stamps,
     select_ease_params,
-    temporal_cooccurrence,
 )
 from recommendations.ml.evaluation import film_docs_ml100k
 from recommendations.ml.hybrid import taste_scores, zscore_rows
@@ -79,12 +76,6 @@ def ials(x: sp.csr_matrix, k: int, w0: float, reg: float, iters: int = 8, seed: 
         u = solve(xc, v)
         v = solve(xt, u)
     return u @ v.T
-
-
-def temporal_ease_weights(x: sp.csr_matrix, stamps: sp.csr_matrix, params: dict[str, float]) -> np.ndarray:
-    w, alpha = int(params["temporal_window"]), params["temporal_weight"]
-    term = (temporal_cooccurrence(mask_stamps(stamps, x), w), alpha) if alpha > 0 else None
-    return fit_ease(x, params["lam"], params["pop_reg"], None, 0.0, term)
 
 
 def temporal_ease(x: sp.csr_matrix, stamps: sp.csr_matrix, params: dict[str, float]) -> np.ndarray:

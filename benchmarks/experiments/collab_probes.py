@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from protocol import arguments, load_split
+from protocol import arguments, load_split, temporal_ease_weights
 
 from recommendations.ml.collab import (
     LAMBDA_GRID,
@@ -34,10 +34,7 @@ from recommendations.ml.collab import (
     TEMPORAL_POP_REG_GRID,
     binarize,
     carve_validation,
-    fit_ease,
-    mask_stamps,
     scores_ndcg,
-    temporal_cooccurrence,
 )
 from recommendations.ml.hybrid import zscore_rows
 from recommendations.ml.lowrank import LOWRANK_WEIGHTS, add_lowrank, ials_item_factors, lowrank_grid, lowrank_weights
@@ -79,8 +76,7 @@ def ndcg(fit: sp.csr_matrix, truth: sp.csr_matrix, scores: np.ndarray) -> float:
 
 def ease(x: sp.csr_matrix, stamps: sp.csr_matrix, key: Key) -> np.ndarray:
     lam, c, w, a = key
-    term = (temporal_cooccurrence(mask_stamps(stamps, x), w), a) if a > 0 else None
-    return fit_ease(x, lam, c, None, 0.0, term)
+    return temporal_ease_weights(x, stamps, {"lam": lam, "pop_reg": c, "temporal_window": w, "temporal_weight": a})
 
 
 def with_lowrank(x: sp.csr_matrix, b: np.ndarray, cfg: tuple[int, float, float], weight: float, seed: int = 7) -> np.ndarray:
