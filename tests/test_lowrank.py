@@ -1,4 +1,4 @@
-"""The low-rank iALS term added to EASE (recommendations.ml.lowrank) and its wiring in HybridModel."""
+"""The low-rank terms added to EASE (recommendations.ml.lowrank: iALS, GF-CF low-pass) and their wiring in HybridModel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from recommendations.ml import lowrank
 from recommendations.ml.collab import fit_ease
 from recommendations.ml.hybrid import HybridModel
-from recommendations.ml.lowrank import add_lowrank, ials_item_factors, lowrank_weights
+from recommendations.ml.lowrank import add_lowrank, ials_item_factors, lowpass_weights, lowrank_weights
 
 
 def two_tastes(n_users: int = 120, n_items: int = 60, seed: int = 0) -> sp.csr_matrix:
@@ -82,11 +82,45 @@ def test_hybrid_adds_the_validated_term_to_its_collaborative_weights() -> None:
     model = HybridModel(seed=3, cold_repeats=1).fit(x)
     p = model.collab.params
     assert {"lowrank_factors", "lowrank_w0", "lowrank_reg", "lowrank_weight"} <= set(p)
-    assert model.params["val_ndcg_lowrank"] >= model.params["val_ndcg_ease_fit"]
+    assert model.params["val_ndcg_lowpass"] >= model.params["val_ndcg_lowrank"] >= model.params["val_ndcg_ease_fit"]
     expected = fit_ease(x, p["lam"], p["pop_reg"])
     if p["lowrank_weight"] > 0:
         cfg = (int(p["lowrank_factors"]), p["lowrank_w0"], p["lowrank_reg"])
         add_lowrank(expected, x, lowrank_weights(x, ials_item_factors(x, *cfg, seed=3), cfg[1], cfg[2]), p["lowrank_weight"])
     else:
         assert p["lowrank_factors"] == 0 and model.params["val_ndcg_lowrank"] == model.params["val_ndcg_ease_fit"]
+    if p["lowpass_weight"] > 0:
+        add_lowrank(expected, x, lowpass_weights(x, int(p["lowpass_k"])), p["lowpass_weight"])
+    else:
+        assert p["lowpass_k"] == 0 and model.params["val_ndcg_lowpass"] == model.params["val_ndcg_lowrank"]
     np.testing.assert_allclose(model.collab.weights, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_lowpass_term_matches_a_dense_svd_and_is_repeatable() -> None:
+    x = two_tastes(80, 40, seed=2)
+    a = np.asarray(x.todense(), dtype=np.float64)
+    di = a.sum(0)
+    _, _, vt = np.linalg.svd(a / np.sqrt(a.sum(1))[:, None] / np.sqrt(di)[None, :])
+    u = vt[:6].T
+    expected = (u / np.sqrt(di)[:, None]) @ (u.T * np.sqrt(di)[None, :])
+    got = lowpass_weights(x, 6)
+    assert got is not None and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.array_equal(got, lowpass_weights(x, 6))
+
+
+def test_lowpass_term_ranks_the_users_own_taste_first() -> None:
+    x = two_tastes()
+    lp = lowpass_weights(x, 4)
+    assert lp is not None
+    scores = np.asarray(x @ lp)
+    top = np.argsort(-np.where(x.toarray() > 0, -np.inf, scores), axis=1)[:, :5]
+    first_half = top < 30
+    assert first_half[0::2].mean() > 0.95 and first_half[1::2].mean() < 0.05
+
+
+def test_lowpass_term_needs_room_for_its_vectors() -> None:
+    assert lowpass_weights(sp.csr_matrix(np.eye(1, 5, dtype=np.float32)), 8) is None
+    assert lowpass_weights(sp.csr_matrix((4, 6), dtype=np.float32), 2) is None
+    small = lowpass_weights(sp.csr_matrix(np.eye(3, 5, dtype=np.float32)), 8)  # k capped at 2
+    assert small is not None and small.shape == (5, 5)

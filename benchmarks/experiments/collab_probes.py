@@ -1,4 +1,4 @@
-"""Experiments (session 6, not adopted): how the collaborative part is chosen, ML-100K.
+"""Experiments on how the collaborative part is chosen, ML-100K (session 6, not adopted; session 7's low-pass term, adopted).
 
 Usage: ``.venv/bin/python benchmarks/experiments/collab_probes.py [--filter-by user|item] [--probe ...]``
 
@@ -10,6 +10,12 @@ Usage: ``.venv/bin/python benchmarks/experiments/collab_probes.py [--filter-by u
   all users' rows with the neural tangent kernel of an infinitely wide one-hidden-layer ReLU
   autoencoder; alone and z-blended with temporal EASE + the low-rank term, on the carve.
 - ``ials-seeds``: the low-rank term from one iALS initialisation against the mean of four.
+- ``lowpass``: GF-CF's ideal low-pass filter (Shen et al. 2021), ``D^-1/2 U_k U_kᵀ D^1/2`` from the top
+  k right singular vectors of the degree-normalised matrix: deterministic, in place of the iALS term
+  and on top of it.
+- ``lowpass-splits``: the adopted low-pass stage as ``HybridModel.fit`` runs it (``lowpass_grid``,
+  ``LOWPASS_WEIGHTS``, chosen on the carve, on top of validated temporal EASE + the iALS term), on
+  ML-100K's own u1-u5, ua, ub and both protocol splits: validation and test with and without it.
 
 Validation figures are on the carve; test is scored only where validation showed a gain.
 Figures: ``docs/quality-experiments.md``.
@@ -17,6 +23,7 @@ Figures: ``docs/quality-experiments.md``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -34,10 +41,22 @@ from recommendations.ml.collab import (
     TEMPORAL_POP_REG_GRID,
     binarize,
     carve_validation,
+    default_grid,
     scores_ndcg,
+    select_ease_params,
+    stamp_matrix,
 )
-from recommendations.ml.hybrid import zscore_rows
-from recommendations.ml.lowrank import LOWRANK_WEIGHTS, add_lowrank, ials_item_factors, lowrank_grid, lowrank_weights
+from recommendations.ml.hybrid import HybridModel, zscore_rows
+from recommendations.ml.lowrank import (
+    LOWPASS_WEIGHTS,
+    LOWRANK_WEIGHTS,
+    add_lowrank,
+    ials_item_factors,
+    lowpass_grid,
+    lowpass_weights,
+    lowrank_grid,
+    lowrank_weights,
+)
 
 Key = tuple[float, float, int, float]  # λ, c, temporal window, temporal weight (0: none)
 KEYS: list[Key] = [(lam, c, 0, 0.0) for lam in LAMBDA_GRID for c in (0.0, 1.0, 2.0, 4.0, 8.0)]
@@ -127,8 +146,79 @@ def finite_z(scores: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
     return np.where(np.isfinite(z), z, 0.0)
 
 
+def lowpass_probe(x: sp.csr_matrix, test: sp.csr_matrix, stamps: sp.csr_matrix, fx: sp.csr_matrix, vx: sp.csr_matrix, b: np.ndarray) -> None:
+    with_ials = with_lowrank(fx, b.copy(), *CHOSEN_LOWRANK)
+    reference = ndcg(fx, vx, np.asarray(fx @ with_ials))
+    print(f"temporal EASE {ndcg(fx, vx, np.asarray(fx @ b)):.4f}; + iALS term {reference:.4f}")
+    best: tuple[float, int, float, bool] = (0.0, 0, 0.0, False)
+    for k in (16, 32, 64, 128, 256):
+        lp = lowpass_weights(fx, k)
+        for on_ials in (False, True):
+            start = with_ials if on_ials else b
+            curve = {w: ndcg(fx, vx, np.asarray(fx @ add_lowrank(start.copy(), fx, lp, w))) for w in LOWRANK_WEIGHTS[1:]}
+            w = max(curve, key=curve.__getitem__)
+            print(f"k {k}, {'on the iALS term' if on_ials else 'instead of it'}:", {w: round(v, 4) for w, v in curve.items()})
+            if curve[w] > best[0]:
+                best = (curve[w], k, w, on_ials)
+    val, k, w, on_ials = best
+    print(f"best: k {k}, weight {w}, {'on' if on_ials else 'instead of'} the iALS term, validation {val:.4f}")
+    if val <= reference:
+        return  # no validation gain: test is not scored
+    full = ease(x, stamps, CHOSEN)
+    if on_ials:
+        full = with_lowrank(x, full, *CHOSEN_LOWRANK)
+    full = add_lowrank(full, x, lowpass_weights(x, k), w)
+    ref = with_lowrank(x, ease(x, stamps, CHOSEN), *CHOSEN_LOWRANK)
+    print(f"test {ndcg(x, test, np.asarray(x @ full)):.4f} against {ndcg(x, test, np.asarray(x @ ref)):.4f} with the iALS term")
+
+
+def pipeline_collab(x: sp.csr_matrix, stamps: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, str]:
+    """Full-data collaborative weights without and with the low-pass term, each setting chosen on
+    the carve as ``HybridModel.fit`` chooses it (no content prior), and a line of what was chosen."""
+    fx, vx = carve_validation(x, seed=7)
+    chosen, _ = select_ease_params(x, default_grid(x.shape[1]), fit_val=(fx, vx), stamps=stamps)
+    model = HybridModel(seed=7)
+    b = temporal_ease_weights(fx, stamps, chosen)
+
+    def ials(rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
+        return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=7), cfg[1], cfg[2])
+
+    cfg, w, val_lr = model._select_term(fx, vx, b, lowrank_grid(x.shape[1]), lambda c: ials(fx, c), LOWRANK_WEIGHTS)
+    if cfg is not None:
+        add_lowrank(b, fx, ials(fx, cfg), w)
+    k, lw, val_lp = model._select_term(fx, vx, b, lowpass_grid(x.shape[1]), lambda r: lowpass_weights(fx, r), LOWPASS_WEIGHTS)
+    full = temporal_ease_weights(x, stamps, chosen)
+    if cfg is not None:
+        add_lowrank(full, x, ials(x, cfg), w)
+    with_lp = full.copy()
+    if k is not None and (term := lowpass_weights(x, k)) is not None:
+        add_lowrank(with_lp, x, term, lw)
+    return full, with_lp, f"iALS {cfg} weight {w}; low-pass k {k} weight {lw}; validation {val_lr:.4f} -> {val_lp:.4f}"
+
+
+def lowpass_splits(args: argparse.Namespace) -> None:
+    named = ["u1", "u2", "u3", "u4", "u5", "ua", "ub", "protocol user", "protocol item"]
+    for name in named:
+        t0 = time.perf_counter()
+        if name.startswith("protocol"):
+            args.filter_by = name.split()[1]
+            _, x, test, stamps = load_split(args)
+        else:
+            base, held = (np.loadtxt(args.data_dir / "ml-100k" / f"{name}.{part}", dtype=np.int64) for part in ("base", "test"))
+            shape = (943, 1682)
+            x = binarize(sp.csr_matrix((np.ones(len(base)), (base[:, 0] - 1, base[:, 1] - 1)), shape=shape, dtype=np.float32))
+            test = binarize(sp.csr_matrix((np.ones(len(held)), (held[:, 0] - 1, held[:, 1] - 1)), shape=shape, dtype=np.float32))
+            stamps = stamp_matrix(base[:, 0] - 1, base[:, 1] - 1, base[:, 3].astype(np.float64), shape)
+        without, with_lp, line = pipeline_collab(x, stamps)
+        t_without, t_with = ndcg(x, test, np.asarray(x @ without)), ndcg(x, test, np.asarray(x @ with_lp))
+        print(f"{name}: {line}; test {t_without:.4f} -> {t_with:.4f} ({t_with - t_without:+.4f}) [{time.perf_counter() - t0:.0f} s]", flush=True)
+
+
 def main() -> None:
-    args = arguments(__doc__ or "", "probe", ("folds", "infinite-ae", "ials-seeds"))
+    args = arguments(__doc__ or "", "probe", ("folds", "infinite-ae", "ials-seeds", "lowpass", "lowpass-splits"))
+    if args.probe == "lowpass-splits":
+        lowpass_splits(args)
+        return
     _, x, test, stamps = load_split(args)
     if args.probe == "folds":
         folds_probe(x, test, stamps)
@@ -142,6 +232,9 @@ def main() -> None:
             single = [ndcg(fx, vx, np.asarray(fx @ add_lowrank(b.copy(), fx, lr, w))) for lr in lrs]
             mean = ndcg(fx, vx, np.asarray(fx @ add_lowrank(b.copy(), fx, np.mean(lrs, axis=0), w)))
             print(f"weight {w}: validation with seeds 0-3 {np.round(single, 4).tolist()}, with their mean term {mean:.4f}")
+        return
+    if args.probe == "lowpass":
+        lowpass_probe(x, test, stamps, fx, vx, b)
         return
     base = np.asarray(fx @ with_lowrank(fx, b, *CHOSEN_LOWRANK))
     print(f"temporal EASE + low-rank term: validation {ndcg(fx, vx, base):.4f}")

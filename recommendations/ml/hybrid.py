@@ -9,8 +9,9 @@ comparable across users and models):
    rating times are given (films rated next to each other in users' histories, see
    ``collab.temporal_cooccurrence``; its window and weight are validated and may be 0).
    The temporal term only changes the fitted item x item weights: serving needs no times.
-   A low-rank term from implicit ALS (``lowrank``) is added to those weights with a
-   validated weight (0 a candidate): still one item x item matrix to serve;
+   A low-rank term from implicit ALS (``lowrank``), then GF-CF's low-pass term, are added to
+   those weights, each with a validated weight (0 a candidate): still one item x item matrix
+   to serve;
 2. content: cosine between the user's taste vector (mean of their films' vectors) and each
    film's vector;
 3. popularity prior: log(1 + interaction count).
@@ -28,7 +29,9 @@ Also here: MMR and per-genre-cap diversity re-rankers, for optional use at servi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,8 +50,20 @@ from .collab import (
     stamp_matrix,
     temporal_cooccurrence,
 )
-from .lowrank import LOWRANK_WEIGHTS, add_lowrank, ials_item_factors, lowrank_grid, lowrank_weights, spread_ratio
+from .lowrank import (
+    LOWPASS_WEIGHTS,
+    LOWRANK_WEIGHTS,
+    add_lowrank,
+    ials_item_factors,
+    lowpass_grid,
+    lowpass_weights,
+    lowrank_grid,
+    lowrank_weights,
+    spread_ratio,
+)
 from .metrics import per_user_ndcg
+
+T = TypeVar("T")
 
 __all__ = [
     "BUCKET_EDGES",
@@ -234,14 +249,29 @@ class HybridModel:
             assert stamps is not None
             return temporal_cooccurrence(mask_stamps(stamps, rows), window), alpha
 
-        # 1b. The low-rank iALS term (lowrank.py), its settings and weight on the same split.
-        lowrank, lr_weight = self._select_lowrank(fit_x, val_x, fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x)))
+        # 1b. The low-rank iALS term, then the low-pass term on top of it (lowrank.py), each
+        #     with its settings and weight chosen on the same split.
+        def ials_term(rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
+            return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=self.seed), cfg[1], cfg[2])
+
+        b_fit = fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x))
+        self.params["val_ndcg_ease_fit"] = self._val_ndcg(fit_x, val_x, b_fit)
+        lowrank, lr_weight, self.params["val_ndcg_lowrank"] = self._select_term(
+            fit_x, val_x, b_fit, lowrank_grid(fit_x.shape[1]), lambda cfg: ials_term(fit_x, cfg), LOWRANK_WEIGHTS
+        )
+        if lowrank is not None:
+            add_lowrank(b_fit, fit_x, ials_term(fit_x, lowrank), lr_weight)
+        lowpass, lp_weight, self.params["val_ndcg_lowpass"] = self._select_term(
+            fit_x, val_x, b_fit, lowpass_grid(fit_x.shape[1]), lambda k: lowpass_weights(fit_x, k), LOWPASS_WEIGHTS
+        )
+        del b_fit
 
         def collab_weights(rows: sp.csr_matrix) -> np.ndarray:
             b = fit_ease(rows, lam, pop_reg, prior, mu, temporal(rows))
             if lowrank is not None:
-                factors = ials_item_factors(rows, *lowrank, seed=self.seed)
-                add_lowrank(b, rows, lowrank_weights(rows, factors, lowrank[1], lowrank[2]), lr_weight)
+                add_lowrank(b, rows, ials_term(rows, lowrank), lr_weight)
+            if lowpass is not None and (term := lowpass_weights(rows, lowpass)) is not None:
+                add_lowrank(b, rows, term, lp_weight)
             return b
 
         # 2. Blend weights on the same split with part of the users made cold, so that the
@@ -270,6 +300,8 @@ class HybridModel:
             "lowrank_w0": float(lowrank[1]) if lowrank else 0.0,
             "lowrank_reg": float(lowrank[2]) if lowrank else 0.0,
             "lowrank_weight": lr_weight,
+            "lowpass_k": float(lowpass or 0),
+            "lowpass_weight": lp_weight,
         }
         self.collab = CollabModel("ease", x.shape[1], collab_weights(full), params)
         self.item_vectors = vectors
@@ -277,34 +309,45 @@ class HybridModel:
         self.params.update({**params, "val_ndcg_collab": chosen["val_ndcg"]})
         return self
 
-    def _select_lowrank(
-        self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray
-    ) -> tuple[tuple[int, float, float] | None, float]:
-        """The iALS settings and weight whose low-rank term, added to the fit part's EASE ``b``,
-        give the best validation nDCG@k; ``(None, 0.0)`` when EASE alone is best."""
+    def _val_ndcg(self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray) -> float:
+        users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
+        xf = sp.csr_matrix(fit_x[users], dtype=np.float32)
+        return scores_ndcg(xf, binarize(sp.csr_matrix(val_x[users])), np.asarray(xf @ b), self.k)
+
+    def _select_term(
+        self,
+        fit_x: sp.csr_matrix,
+        val_x: sp.csr_matrix,
+        b: np.ndarray,
+        grid: list[T],
+        make: Callable[[T], np.ndarray | None],
+        weights: tuple[float, ...],
+    ) -> tuple[T | None, float, float]:
+        """The setting and weight whose term ``make(setting)``, added to the fit part's weights
+        ``b`` (as ``add_lowrank`` adds it), give the best validation nDCG@k, and that nDCG;
+        ``(None, 0.0, nDCG of b)`` when ``b`` alone is best."""
         users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
         xf = sp.csr_matrix(fit_x, dtype=np.float32)
         truth = binarize(sp.csr_matrix(val_x[users]))
         scores_b = np.asarray(xf @ b)  # every fit user's: the spread ratio is taken over them all
-        del b
         xf_val, val_b = xf[users], scores_b[users]
         best = scores_ndcg(xf_val, truth, val_b, self.k)
-        self.params["val_ndcg_ease_fit"] = best
-        chosen: tuple[tuple[int, float, float] | None, float] = (None, 0.0)
-        for cfg in lowrank_grid(fit_x.shape[1]):
-            lr = lowrank_weights(fit_x, ials_item_factors(fit_x, *cfg, seed=self.seed), cfg[1], cfg[2])
-            scores_lr = np.asarray(xf @ lr)
-            del lr
-            ratio = spread_ratio(scores_b, scores_lr)
-            val_lr = scores_lr[users]
-            for w in LOWRANK_WEIGHTS:
+        chosen: tuple[T | None, float] = (None, 0.0)
+        for cfg in grid:
+            term = make(cfg)
+            if term is None:
+                continue
+            scores_t = np.asarray(xf @ term)
+            del term
+            ratio = spread_ratio(scores_b, scores_t)
+            val_t = scores_t[users]
+            for w in weights:
                 if w == 0.0:
                     continue
-                value = scores_ndcg(xf_val, truth, val_b + w * ratio * val_lr, self.k)
+                value = scores_ndcg(xf_val, truth, val_b + w * ratio * val_t, self.k)
                 if value > best:
                     best, chosen = value, (cfg, w)
-        self.params["val_ndcg_lowrank"] = best
-        return chosen
+        return chosen[0], chosen[1], best
 
     def _features(
         self,

@@ -50,7 +50,7 @@ from .collab import EASE_MAX_ITEMS, carve_validation, default_grid, stamp_matrix
 from .hybrid import HybridModel, taste_scores
 from .isolate import run_isolated
 from .linalg import spd_inverse
-from .lowrank import IALS_ITERS, lowrank_grid
+from .lowrank import IALS_ITERS, lowpass_grid, lowrank_grid
 from .metrics import per_user_ndcg, top_k, top_k_fast
 
 __all__ = [
@@ -224,6 +224,9 @@ GRID_SIZE = 183
 # One iALS row solve (64 factors) per user and item per iteration, as lowrank.ials_item_factors
 # does them: ~1.3e-4 s measured on ML-100K (2 cores); rounded up.
 LOWRANK_SECONDS_PER_ROW = 2e-4
+# The low-pass term is dominated by its n x n product with 64 singular vectors: ~1.1 s at 9.7k
+# items measured (2 cores, sparse SVD included), i.e. ~2e-10 s per item-pair-vector; doubled.
+LOWPASS_SECONDS_PER_CELL = 4e-10
 
 
 def _time_inverse(m: int, seed: int = 0) -> float:
@@ -261,12 +264,15 @@ def estimate_hybrid_seconds(
     ``temporal``: the ratings have times, so the temporal candidates and, in the worst case,
     the (λ, c) re-search of ``collab.temporal_grid`` are tried too. The low-rank term costs one
     more EASE fit (on the validation fit part) and an iALS fit per candidate, then, in the
-    worst case (it wins), one per cold simulation and for the refit."""
+    worst case (it wins), one per cold simulation and for the refit; so does the low-pass term
+    with a sparse SVD in place of iALS."""
     m, t_m = calibration
     t_inv = t_m * (n_items / m) ** INVERSE_EXPONENT
     n_inverses = len(default_grid(n_items)) + cold_repeats + 2
     n_ials = len(lowrank_grid(n_items)) + cold_repeats + 1
     t_lowrank = n_ials * LOWRANK_SECONDS_PER_ROW * IALS_ITERS * (n_users + n_items)
+    n_lowpass = len(lowpass_grid(n_items)) + cold_repeats + 1
+    t_lowrank += n_lowpass * LOWPASS_SECONDS_PER_CELL * max(lowpass_grid(n_items)) * n_items**2
     if temporal:
         candidates, regrid = temporal_grid(n_items)
         n_inverses += len(candidates) + len(regrid)

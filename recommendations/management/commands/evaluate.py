@@ -388,7 +388,9 @@ def render_markdown(runs: list[tuple[str, Run, Run | None]], meta: dict[str, Any
         "",
         "Its weights also get a low-rank term from implicit ALS (`ml/lowrank.py`: 64 item factors, the user's "
         "fold-in linearised around the average user, so the term is one more item x item matrix); the ridge and the "
-        "term's weight are validated on the same carve, weight 0 included. The `EASE` rows do not have it.",
+        "term's weight are validated on the same carve, weight 0 included. On top of it, GF-CF's ideal low-pass "
+        "term (the top 32 or 64 singular vectors of the degree-normalised rating matrix), its rank and weight "
+        "validated the same way. The `EASE` rows have neither.",
         "",
         f"Film texts: ml-100k films matched by title and year to ml-latest-small's TMDB overviews: "
         f"**{meta['coverage_overview']:.1%}** have an overview, {meta['coverage_credits']:.1%} directors and cast.",
