@@ -16,6 +16,8 @@ Usage: ``.venv/bin/python benchmarks/experiments/collab_probes.py [--filter-by u
 - ``lowpass-splits``: the adopted low-pass stage as ``HybridModel.fit`` runs it (``lowpass_grid``,
   ``LOWPASS_WEIGHTS``, chosen on the carve, on top of validated temporal EASE + the iALS term), on
   ML-100K's own u1-u5, ua, ub and both protocol splits: validation and test with and without it.
+- ``linear-filter``: GF-CF's other part, the normalised co-occurrence ``R̃ᵀR̃``, on top of the adopted
+  weights, on the same nine splits (validation only).
 
 Validation figures are on the carve; test is scored only where validation showed a gain.
 Figures: ``docs/quality-experiments.md``.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -172,9 +175,10 @@ def lowpass_probe(x: sp.csr_matrix, test: sp.csr_matrix, stamps: sp.csr_matrix, 
     print(f"test {ndcg(x, test, np.asarray(x @ full)):.4f} against {ndcg(x, test, np.asarray(x @ ref)):.4f} with the iALS term")
 
 
-def pipeline_collab(x: sp.csr_matrix, stamps: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, str]:
-    """Full-data collaborative weights without and with the low-pass term, each setting chosen on
-    the carve as ``HybridModel.fit`` chooses it (no content prior), and a line of what was chosen."""
+def pipeline_collab(x: sp.csr_matrix, stamps: sp.csr_matrix, on_fit_part: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
+    """Collaborative weights fitted on all of ``x`` (or on its carve's fit part) without and with
+    the low-pass term, each setting chosen on the carve as ``HybridModel.fit`` chooses it (no
+    content prior), and a line of what was chosen."""
     fx, vx = carve_validation(x, seed=7)
     chosen, _ = select_ease_params(x, default_grid(x.shape[1]), fit_val=(fx, vx), stamps=stamps)
     model = HybridModel(seed=7)
@@ -187,37 +191,68 @@ def pipeline_collab(x: sp.csr_matrix, stamps: sp.csr_matrix) -> tuple[np.ndarray
     if cfg is not None:
         add_lowrank(b, fx, ials(fx, cfg), w)
     k, lw, val_lp = model._select_term(fx, vx, b, lowpass_grid(x.shape[1]), lambda r: lowpass_weights(fx, r), LOWPASS_WEIGHTS)
-    full = temporal_ease_weights(x, stamps, chosen)
+    rows = fx if on_fit_part else x
+    full = temporal_ease_weights(rows, stamps, chosen)
     if cfg is not None:
-        add_lowrank(full, x, ials(x, cfg), w)
+        add_lowrank(full, rows, ials(rows, cfg), w)
     with_lp = full.copy()
-    if k is not None and (term := lowpass_weights(x, k)) is not None:
-        add_lowrank(with_lp, x, term, lw)
+    if k is not None and (term := lowpass_weights(rows, k)) is not None:
+        add_lowrank(with_lp, rows, term, lw)
     return full, with_lp, f"iALS {cfg} weight {w}; low-pass k {k} weight {lw}; validation {val_lr:.4f} -> {val_lp:.4f}"
 
 
-def lowpass_splits(args: argparse.Namespace) -> None:
-    named = ["u1", "u2", "u3", "u4", "u5", "ua", "ub", "protocol user", "protocol item"]
-    for name in named:
-        t0 = time.perf_counter()
+SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub", "protocol user", "protocol item")
+
+
+def named_splits(args: argparse.Namespace) -> Iterator[tuple[str, sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]]:
+    """(name, binary train, binary test, rating times) of ML-100K's own splits, then the protocol's two."""
+    shape = (943, 1682)
+    for name in SPLITS:
         if name.startswith("protocol"):
             args.filter_by = name.split()[1]
             _, x, test, stamps = load_split(args)
-        else:
-            base, held = (np.loadtxt(args.data_dir / "ml-100k" / f"{name}.{part}", dtype=np.int64) for part in ("base", "test"))
-            shape = (943, 1682)
-            x = binarize(sp.csr_matrix((np.ones(len(base)), (base[:, 0] - 1, base[:, 1] - 1)), shape=shape, dtype=np.float32))
-            test = binarize(sp.csr_matrix((np.ones(len(held)), (held[:, 0] - 1, held[:, 1] - 1)), shape=shape, dtype=np.float32))
-            stamps = stamp_matrix(base[:, 0] - 1, base[:, 1] - 1, base[:, 3].astype(np.float64), shape)
+            yield name, x, test, stamps
+            continue
+        base, held = (np.loadtxt(args.data_dir / "ml-100k" / f"{name}.{part}", dtype=np.int64) for part in ("base", "test"))
+        x = binarize(sp.csr_matrix((np.ones(len(base)), (base[:, 0] - 1, base[:, 1] - 1)), shape=shape, dtype=np.float32))
+        test = binarize(sp.csr_matrix((np.ones(len(held)), (held[:, 0] - 1, held[:, 1] - 1)), shape=shape, dtype=np.float32))
+        yield name, x, test, stamp_matrix(base[:, 0] - 1, base[:, 1] - 1, base[:, 3].astype(np.float64), shape)
+
+
+def lowpass_splits(args: argparse.Namespace) -> None:
+    for name, x, test, stamps in named_splits(args):
+        t0 = time.perf_counter()
         without, with_lp, line = pipeline_collab(x, stamps)
         t_without, t_with = ndcg(x, test, np.asarray(x @ without)), ndcg(x, test, np.asarray(x @ with_lp))
         print(f"{name}: {line}; test {t_without:.4f} -> {t_with:.4f} ({t_with - t_without:+.4f}) [{time.perf_counter() - t0:.0f} s]", flush=True)
 
 
+def linear_filter(x: sp.csr_matrix) -> np.ndarray:
+    """GF-CF's linear filter: the degree-normalised co-occurrence ``R̃ᵀR̃``, diagonal zeroed."""
+    x = sp.csr_matrix(x, dtype=np.float64)
+    du = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
+    di = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1.0)
+    r = sp.diags(1.0 / np.sqrt(du)) @ x @ sp.diags(1.0 / np.sqrt(di))
+    p = np.asarray((r.T @ r).todense())
+    np.fill_diagonal(p, 0.0)
+    return p.astype(np.float32)
+
+
+def linear_filter_splits(args: argparse.Namespace) -> None:
+    """Validation only: the linear filter on top of the adopted weights (iALS and low-pass terms),
+    each split's settings chosen on its carve as ``pipeline_collab`` chooses them."""
+    for name, x, _, stamps in named_splits(args):
+        fx, vx = carve_validation(x, seed=7)
+        _, b, line = pipeline_collab(x, stamps, on_fit_part=True)
+        lin = linear_filter(fx)
+        curve = {w: ndcg(fx, vx, np.asarray(fx @ add_lowrank(b.copy(), fx, lin, w))) for w in (0.05, 0.1, 0.2, 0.3, 0.5)}
+        print(f"{name}: {line}; with the linear filter:", {w: round(v, 4) for w, v in curve.items()}, flush=True)
+
+
 def main() -> None:
-    args = arguments(__doc__ or "", "probe", ("folds", "infinite-ae", "ials-seeds", "lowpass", "lowpass-splits"))
-    if args.probe == "lowpass-splits":
-        lowpass_splits(args)
+    args = arguments(__doc__ or "", "probe", ("folds", "infinite-ae", "ials-seeds", "lowpass", "lowpass-splits", "linear-filter"))
+    if args.probe in ("lowpass-splits", "linear-filter"):
+        (lowpass_splits if args.probe == "lowpass-splits" else linear_filter_splits)(args)
         return
     _, x, test, stamps = load_split(args)
     if args.probe == "folds":

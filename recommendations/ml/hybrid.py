@@ -425,6 +425,16 @@ class HybridModel:
             self.params[f"val_users_bucket{bkt}"] = float(n_users)
         return weights
 
+    def validation_ndcg(self) -> float | None:
+        """The fitted blend's validation nDCG@k over the (partly made-cold) validation users of
+        every bucket it learnt weights for, user-weighted; None when no bucket had enough users.
+        Two fits on the same data and seed see the same users, so this compares them."""
+        buckets = [b for b in range(3) if f"val_users_bucket{b}" in self.params]
+        users = sum(self.params[f"val_users_bucket{b}"] for b in buckets)
+        if not users:
+            return None
+        return sum(self.params[f"val_ndcg_bucket{b}"] * self.params[f"val_users_bucket{b}"] for b in buckets) / users
+
     # ---- serving -------------------------------------------------------------------------
     def score(self, user_rows: sp.spmatrix | np.ndarray) -> np.ndarray:
         """Blended scores (n_rows, n_items); items already in ``user_rows`` get -inf."""

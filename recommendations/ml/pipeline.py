@@ -596,18 +596,60 @@ def run_pipeline(
         f"fitting the hybrid on {len(keep)} films x {dataset.n_users} users "
         f"({plan['cold_repeats']} cold-start simulations, estimate {plan['estimate_seconds']:.0f} s)"
     )
-    with budget.stage("fit hybrid"):
+    def fit_hybrid(vec: np.ndarray | None) -> HybridModel:
         # Validation nDCG@k needs k <= films (HybridModel's top-k does not clamp).
         model = HybridModel(seed=seed, k=max(1, min(cfg.k, len(keep))), cold_repeats=plan["cold_repeats"])
-        vec_sub = vectors[keep] if vectors is not None else None
         with warnings.catch_warnings():
             # Tiny inputs leave validation buckets empty; the model then keeps its defaults.
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-            model.fit(fit_x[:, keep], vec_sub, val=val_x[:, keep], timestamps=stamps[:, keep] if stamps is not None else None)
+            return model.fit(fit_x[:, keep], vec[keep] if vec is not None else None, val=val_x[:, keep], timestamps=stamps[:, keep] if stamps is not None else None)
+
+    with budget.stage("fit hybrid"):
+        model = fit_hybrid(vectors)
     info["hybrid"] = model.describe()
     log(f"hybrid fitted in {budget.stages['fit hybrid']:.0f} s; blend weights {info['hybrid']['weights']}")
+    if tuned is not None and base is not None:
+        model, vectors = _choose_by_hybrid(model, vectors, base, tuned, fit_hybrid, budget, reserve, info, log)
     return PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
+
+
+def _choose_by_hybrid(
+    model: HybridModel,
+    vectors: np.ndarray,
+    base: np.ndarray,
+    tuned: np.ndarray,
+    fit_hybrid: Callable[[np.ndarray], HybridModel],
+    budget: Budget,
+    reserve: float,
+    info: dict[str, Any],
+    log: Log,
+) -> tuple[HybridModel, np.ndarray]:
+    """Fit the hybrid with the other vectors too, if the budget allows, and keep the one whose
+    blend validates better: what matters is the ranking the vectors give with the collaborative
+    model (fine-tuned vectors can be better alone and redundant with it), as the site's
+    promotion gate compares versions by their hybrids. Ties go to the fine-tuned vectors."""
+    first = model.validation_ndcg()
+    if first is None or budget.remaining() - reserve < budget.stages["fit hybrid"] * 1.2:
+        info["vectors_rule"] = "content validation" + (" (no budget for a second hybrid)" if first is not None else "")
+        return model, vectors
+    other_vectors = base if vectors is tuned else tuned
+    with budget.stage("fit second hybrid"):
+        other = fit_hybrid(other_vectors)
+    second = other.validation_ndcg()
+    if second is None:  # cannot happen with the same users and seed; keep the first to be safe
+        info["vectors_rule"] = "content validation"
+        return model, vectors
+    scores = {"tuned" if vectors is tuned else "base": first, "tuned" if other_vectors is tuned else "base": second}
+    info["hybrid_val_ndcg"] = {k: round(v, 4) for k, v in scores.items()}
+    info["vectors_rule"] = "hybrid validation"
+    keep_tuned = scores["tuned"] >= scores["base"]
+    log(f"hybrid validation nDCG@k with base vectors {scores['base']:.4f}, with fine-tuned {scores['tuned']:.4f}: keeping {'fine-tuned' if keep_tuned else 'base'}")
+    if (other_vectors is tuned) == keep_tuned:
+        model, vectors = other, other_vectors
+        info["hybrid"] = model.describe()
+    info["vectors"] = "fine-tuned" if vectors is tuned else "base"
+    return model, vectors
 
 
 def _keep_items(x: sp.csr_matrix, max_items: int) -> np.ndarray:

@@ -378,7 +378,8 @@ def render_markdown(runs: list[tuple[str, Run, Run | None]], meta: dict[str, Any
         'the EASE λ=300 anchor (0.4801) are what `filter_by="user"` gives. Both splits are reported below.',
         "",
         "Everything learnt is fitted on the training split only: EASE's λ and ridge, the blend weights and the choice "
-        "between zero-shot and fine-tuned vectors on a validation split carved from it; the encoder is fine-tuned on "
+        "between zero-shot and fine-tuned vectors (the hybrid is fitted with each, and the one whose blend validates "
+        "better is kept) on a validation split carved from it; the encoder is fine-tuned on "
         "film pairs from that carve's fit part. The test split is only scored.",
         "",
         "The hybrid's EASE also uses *when* training films were rated (`collab.temporal_cooccurrence`): films rated "
@@ -429,8 +430,10 @@ def render_markdown(runs: list[tuple[str, Run, Run | None]], meta: dict[str, Any
                 lines.append(f"  - hybrid blend weights per bucket: {hybrid.get('weights')}")
             if "vectors" in pipe:
                 lines.append(
-                    f"  - content vectors kept: {pipe['vectors']} (validation nDCG@10 base {pipe.get('content_val_ndcg_base')}, "
-                    f"tuned {pipe.get('content_val_ndcg_tuned', '–')})"
+                    f"  - content vectors kept: {pipe['vectors']}, by {pipe.get('vectors_rule', 'content validation')} "
+                    f"(content alone, validation nDCG@10 base {pipe.get('content_val_ndcg_base')}, tuned {pipe.get('content_val_ndcg_tuned', '–')}"
+                    + (f"; the hybrid's blend validation nDCG@10 {pipe['hybrid_val_ndcg']}" if pipe.get("hybrid_val_ndcg") else "")
+                    + ")"
                 )
             if ft:
                 lines.append(f"  - fine-tuning: {_short(ft)}")
