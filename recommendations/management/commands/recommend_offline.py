@@ -256,8 +256,11 @@ class Command(BaseCommand):
         self.log(f"total {report['elapsed_seconds']:.1f} s of a {report['budget_seconds']:.0f} s budget; plan: {report['plan']}")
         if result.info.get("vectors"):
             self.log(
-                f"content vectors used: {result.info['vectors']} (validation nDCG@{k}: base "
-                f"{result.info.get('content_val_ndcg_base')}, tuned {result.info.get('content_val_ndcg_tuned', '-')})"
+                f"content vectors used: {result.info['vectors']}, by {result.info.get('vectors_rule', 'content validation')} "
+                f"(content alone, validation nDCG@{k}: base {result.info.get('content_val_ndcg_base')}, "
+                f"tuned {result.info.get('content_val_ndcg_tuned', '-')}"
+                + (f"; hybrid {result.info['hybrid_val_ndcg']}" if result.info.get("hybrid_val_ndcg") else "")
+                + ")"
             )
 
     def _write(self, out: Path, users: list[str], item_ids: np.ndarray, ranked: np.ndarray, scores: np.ndarray) -> int:
