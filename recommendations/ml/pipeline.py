@@ -596,6 +596,7 @@ def run_pipeline(
         f"fitting the hybrid on {len(keep)} films x {dataset.n_users} users "
         f"({plan['cold_repeats']} cold-start simulations, estimate {plan['estimate_seconds']:.0f} s)"
     )
+
     def fit_hybrid(vec: np.ndarray | None) -> HybridModel:
         # Validation nDCG@k needs k <= films (HybridModel's top-k does not clamp).
         model = HybridModel(seed=seed, k=max(1, min(cfg.k, len(keep))), cold_repeats=plan["cold_repeats"])
