@@ -29,6 +29,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +52,9 @@ from recommendations.ml.collab import (
 )
 from recommendations.ml.hybrid import HybridModel, zscore_rows
 from recommendations.ml.lowrank import (
-    LOWPASS_WEIGHTS,
     LOWRANK_WEIGHTS,
     add_lowrank,
     ials_item_factors,
-    lowpass_grid,
     lowpass_weights,
     lowrank_grid,
     lowrank_weights,
@@ -177,28 +176,19 @@ def lowpass_probe(x: sp.csr_matrix, test: sp.csr_matrix, stamps: sp.csr_matrix, 
 
 def pipeline_collab(x: sp.csr_matrix, stamps: sp.csr_matrix, on_fit_part: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """Collaborative weights fitted on all of ``x`` (or on its carve's fit part) without and with
-    the low-pass term, each setting chosen on the carve as ``HybridModel.fit`` chooses it (no
-    content prior), and a line of what was chosen."""
+    the low-pass term, each setting chosen on the carve by ``HybridModel.select_lowrank_terms``
+    (no content prior), and a line of what was chosen."""
     fx, vx = carve_validation(x, seed=7)
     chosen, _ = select_ease_params(x, default_grid(x.shape[1]), fit_val=(fx, vx), stamps=stamps)
     model = HybridModel(seed=7)
-    b = temporal_ease_weights(fx, stamps, chosen)
-
-    def ials(rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
-        return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=7), cfg[1], cfg[2])
-
-    cfg, w, val_lr = model._select_term(fx, vx, b, lowrank_grid(x.shape[1]), lambda c: ials(fx, c), LOWRANK_WEIGHTS)
-    if cfg is not None:
-        add_lowrank(b, fx, ials(fx, cfg), w)
-    k, lw, val_lp = model._select_term(fx, vx, b, lowpass_grid(x.shape[1]), lambda r: lowpass_weights(fx, r), LOWPASS_WEIGHTS)
+    terms = model.select_lowrank_terms(fx, vx, temporal_ease_weights(fx, stamps, chosen))
     rows = fx if on_fit_part else x
-    full = temporal_ease_weights(rows, stamps, chosen)
-    if cfg is not None:
-        add_lowrank(full, rows, ials(rows, cfg), w)
-    with_lp = full.copy()
-    if k is not None and (term := lowpass_weights(rows, k)) is not None:
-        add_lowrank(with_lp, rows, term, lw)
-    return full, with_lp, f"iALS {cfg} weight {w}; low-pass k {k} weight {lw}; validation {val_lr:.4f} -> {val_lp:.4f}"
+    full = replace(terms, lowpass=None).add(temporal_ease_weights(rows, stamps, chosen), rows)
+    with_lp = replace(terms, ials=None).add(full.copy(), rows)
+    p = model.params
+    line = (f"iALS {terms.ials} weight {terms.ials_weight}; low-pass k {terms.lowpass} weight {terms.lowpass_weight}; "
+            f"validation {p['val_ndcg_lowrank']:.4f} -> {p['val_ndcg_lowpass']:.4f}")
+    return full, with_lp, line
 
 
 SPLITS = ("u1", "u2", "u3", "u4", "u5", "ua", "ub", "protocol user", "protocol item")

@@ -69,6 +69,7 @@ __all__ = [
     "BUCKET_EDGES",
     "FEATURES",
     "HybridModel",
+    "LowRankTerms",
     "activity_bucket",
     "genre_cap_rerank",
     "mmr_rerank",
@@ -167,6 +168,28 @@ def _weight_grid(has_content: bool) -> list[tuple[float, float, float]]:
     return grid
 
 
+@dataclass(frozen=True)
+class LowRankTerms:
+    """The validated low-rank terms added to EASE's weights (``lowrank.py``); None: not used."""
+
+    ials: tuple[int, float, float] | None = None  # (factors, w0, ridge)
+    ials_weight: float = 0.0
+    lowpass: int | None = None  # singular vectors kept
+    lowpass_weight: float = 0.0
+    seed: int = 0
+
+    def ials_term(self, rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
+        return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=self.seed), cfg[1], cfg[2])
+
+    def add(self, b: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
+        """``b`` (EASE's weights fitted on ``rows``) plus the terms fitted on ``rows``, in place."""
+        if self.ials is not None:
+            add_lowrank(b, rows, self.ials_term(rows, self.ials), self.ials_weight)
+        if self.lowpass is not None and (term := lowpass_weights(rows, self.lowpass)) is not None:
+            add_lowrank(b, rows, term, self.lowpass_weight)
+        return b
+
+
 @dataclass
 class HybridModel:
     """Per-bucket linear blend of z-scored collaborative, content and popularity scores."""
@@ -249,30 +272,11 @@ class HybridModel:
             assert stamps is not None
             return temporal_cooccurrence(mask_stamps(stamps, rows), window), alpha
 
-        # 1b. The low-rank iALS term, then the low-pass term on top of it (lowrank.py), each
-        #     with its settings and weight chosen on the same split.
-        def ials_term(rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
-            return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=self.seed), cfg[1], cfg[2])
-
-        b_fit = fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x))
-        self.params["val_ndcg_ease_fit"] = self._val_ndcg(fit_x, val_x, b_fit)
-        lowrank, lr_weight, self.params["val_ndcg_lowrank"] = self._select_term(
-            fit_x, val_x, b_fit, lowrank_grid(fit_x.shape[1]), lambda cfg: ials_term(fit_x, cfg), LOWRANK_WEIGHTS
-        )
-        if lowrank is not None:
-            add_lowrank(b_fit, fit_x, ials_term(fit_x, lowrank), lr_weight)
-        lowpass, lp_weight, self.params["val_ndcg_lowpass"] = self._select_term(
-            fit_x, val_x, b_fit, lowpass_grid(fit_x.shape[1]), lambda k: lowpass_weights(fit_x, k), LOWPASS_WEIGHTS
-        )
-        del b_fit
+        # 1b. The low-rank terms (lowrank.py), their settings and weights on the same split.
+        terms = self.select_lowrank_terms(fit_x, val_x, fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x)))
 
         def collab_weights(rows: sp.csr_matrix) -> np.ndarray:
-            b = fit_ease(rows, lam, pop_reg, prior, mu, temporal(rows))
-            if lowrank is not None:
-                add_lowrank(b, rows, ials_term(rows, lowrank), lr_weight)
-            if lowpass is not None and (term := lowpass_weights(rows, lowpass)) is not None:
-                add_lowrank(b, rows, term, lp_weight)
-            return b
+            return terms.add(fit_ease(rows, lam, pop_reg, prior, mu, temporal(rows)), rows)
 
         # 2. Blend weights on the same split with part of the users made cold, so that the
         #    cold buckets have users to learn from.
@@ -296,18 +300,33 @@ class HybridModel:
             "binary": 1.0,
             "temporal_window": float(window if use_time else 0),
             "temporal_weight": alpha if use_time else 0.0,
-            "lowrank_factors": float(lowrank[0]) if lowrank else 0.0,
-            "lowrank_w0": float(lowrank[1]) if lowrank else 0.0,
-            "lowrank_reg": float(lowrank[2]) if lowrank else 0.0,
-            "lowrank_weight": lr_weight,
-            "lowpass_k": float(lowpass or 0),
-            "lowpass_weight": lp_weight,
+            "lowrank_factors": float(terms.ials[0]) if terms.ials else 0.0,
+            "lowrank_w0": float(terms.ials[1]) if terms.ials else 0.0,
+            "lowrank_reg": float(terms.ials[2]) if terms.ials else 0.0,
+            "lowrank_weight": terms.ials_weight,
+            "lowpass_k": float(terms.lowpass or 0),
+            "lowpass_weight": terms.lowpass_weight,
         }
         self.collab = CollabModel("ease", x.shape[1], collab_weights(full), params)
         self.item_vectors = vectors
         self.popularity = popularity_scores(full)
         self.params.update({**params, "val_ndcg_collab": chosen["val_ndcg"]})
         return self
+
+    def select_lowrank_terms(self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray) -> LowRankTerms:
+        """The iALS term, then the low-pass term on top of it, each with the settings and weight
+        that validate best when added to ``b`` (EASE's weights on ``fit_x``, modified in place)."""
+        terms = LowRankTerms(seed=self.seed)
+        self.params["val_ndcg_ease_fit"] = self._val_ndcg(fit_x, val_x, b)
+        ials, ials_weight, self.params["val_ndcg_lowrank"] = self._select_term(
+            fit_x, val_x, b, lowrank_grid(fit_x.shape[1]), lambda cfg: terms.ials_term(fit_x, cfg), LOWRANK_WEIGHTS
+        )
+        if ials is not None:
+            add_lowrank(b, fit_x, terms.ials_term(fit_x, ials), ials_weight)
+        lowpass, lowpass_weight, self.params["val_ndcg_lowpass"] = self._select_term(
+            fit_x, val_x, b, lowpass_grid(fit_x.shape[1]), lambda k: lowpass_weights(fit_x, k), LOWPASS_WEIGHTS
+        )
+        return LowRankTerms(ials, ials_weight, lowpass, lowpass_weight, self.seed)
 
     def _val_ndcg(self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray) -> float:
         users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))
