@@ -67,6 +67,7 @@ __all__ = [
     "plan_hybrid",
     "recommend",
     "run_pipeline",
+    "vector_choice_text",
 ]
 
 Log = Callable[[str], None]
@@ -651,6 +652,17 @@ def _choose_by_hybrid(
         info["hybrid"] = model.describe()
     info["vectors"] = "fine-tuned" if vectors is tuned else "base"
     return model, vectors
+
+
+def vector_choice_text(info: dict[str, Any], k: int = 10) -> str:
+    """``info``'s kept content vectors, the rule that kept them and its figures, for logs and reports."""
+    text = (
+        f"{info['vectors']}, by {info.get('vectors_rule', 'content validation')} (content alone, validation "
+        f"nDCG@{k} base {info.get('content_val_ndcg_base')}, tuned {info.get('content_val_ndcg_tuned', '–')}"
+    )
+    if info.get("hybrid_val_ndcg"):
+        text += f"; the hybrid's blend validation nDCG@{k} {info['hybrid_val_ndcg']}"
+    return text + ")"
 
 
 def _keep_items(x: sp.csr_matrix, max_items: int) -> np.ndarray:

@@ -429,12 +429,9 @@ def render_markdown(runs: list[tuple[str, Run, Run | None]], meta: dict[str, Any
                 lines.append(f"  - hybrid collaborative part: {_short(hybrid.get('params', {}))}")
                 lines.append(f"  - hybrid blend weights per bucket: {hybrid.get('weights')}")
             if "vectors" in pipe:
-                lines.append(
-                    f"  - content vectors kept: {pipe['vectors']}, by {pipe.get('vectors_rule', 'content validation')} "
-                    f"(content alone, validation nDCG@10 base {pipe.get('content_val_ndcg_base')}, tuned {pipe.get('content_val_ndcg_tuned', '–')}"
-                    + (f"; the hybrid's blend validation nDCG@10 {pipe['hybrid_val_ndcg']}" if pipe.get("hybrid_val_ndcg") else "")
-                    + ")"
-                )
+                from recommendations.ml.pipeline import vector_choice_text
+
+                lines.append(f"  - content vectors kept: {vector_choice_text(pipe)}")
             if ft:
                 lines.append(f"  - fine-tuning: {_short(ft)}")
         lines.append("")

@@ -194,7 +194,7 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from recommendations.ml.pipeline import Budget, PipelineConfig, build_dataset, recommend, run_pipeline
+        from recommendations.ml.pipeline import Budget, PipelineConfig, build_dataset, recommend, run_pipeline, vector_choice_text
         from recommendations.ml.text import film_text
 
         self.started = time.perf_counter()
@@ -255,13 +255,7 @@ class Command(BaseCommand):
             self.log(f"peak RSS of the largest child process (TensorFlow work) (MB): {report['peak_rss_children_mb']}")
         self.log(f"total {report['elapsed_seconds']:.1f} s of a {report['budget_seconds']:.0f} s budget; plan: {report['plan']}")
         if result.info.get("vectors"):
-            self.log(
-                f"content vectors used: {result.info['vectors']}, by {result.info.get('vectors_rule', 'content validation')} "
-                f"(content alone, validation nDCG@{k}: base {result.info.get('content_val_ndcg_base')}, "
-                f"tuned {result.info.get('content_val_ndcg_tuned', '-')}"
-                + (f"; hybrid {result.info['hybrid_val_ndcg']}" if result.info.get("hybrid_val_ndcg") else "")
-                + ")"
-            )
+            self.log(f"content vectors used: {vector_choice_text(result.info, k)}")
 
     def _write(self, out: Path, users: list[str], item_ids: np.ndarray, ranked: np.ndarray, scores: np.ndarray) -> int:
         # Write beside the target, then rename: a failed run never leaves half a file.
