@@ -94,6 +94,10 @@ def test_writes_report_and_chart_with_every_model(tmp_path: Path, fakes) -> None
         assert real["buckets"]["hybrid"]["<=5"]["n_users"] == 0
         for m in real["overall"].values():
             assert 0.0 <= m["ndcg"] <= 1.0
+        for run in (real, cold):  # the zero-shot ablation is the pipeline's discarded fit, not a refit
+            assert ("hybrid_zs" in run["overall"]) == (run["info"]["pipeline"]["vectors"] == "fine-tuned")
+            if "hybrid_zs" in run["overall"]:
+                assert run["info"]["hybrid_zs"] == "the pipeline's own fit with the zero-shot vectors (not kept)"
     assert fakes["finetunes"] == 4  # one per pipeline run: 2 splits x (real, cold)
     assert "Checks" in md and "hybrid nDCG@10" in md
     # The saved numbers re-render the same report without recomputing anything.

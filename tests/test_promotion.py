@@ -101,7 +101,7 @@ def test_active_changed_by_hand_during_evaluation_is_not_overwritten(site, monke
         services.model_version_promote(ModelVersion.objects.get(pk=other.pk), reason="by hand")
         return out
 
-    monkeypatch.setattr(training, "score_split", score_then_staff_promotes)
+    monkeypatch.setattr(training.gate, "score_split", score_then_staff_promotes)  # where the stage looks it up
     training.evaluate_version(candidate.pk)
     candidate.refresh_from_db()
     assert candidate.status == Status.REJECTED and "changed during evaluation" in candidate.reason

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from recommendations.ml import pipeline
+from recommendations.ml.collab import carve_validation, stamp_matrix
 from recommendations.ml.hybrid import HybridModel
 from recommendations.ml.pipeline import Budget, Dataset, PipelineConfig, run_pipeline
 from tests.test_recommend_offline import fakes  # noqa: F401  (fixture)
@@ -36,7 +37,9 @@ def choose(first: HybridModel, second: HybridModel, first_is_tuned: bool, remain
         return second
 
     info: dict = {}
-    model, vectors = pipeline._choose_by_hybrid(first, tuned if first_is_tuned else base, base, tuned, fit, budget, 0.0, info, lambda _m: None)
+    model, vectors, other = pipeline._choose_by_hybrid(first, tuned if first_is_tuned else base, base, tuned, fit, budget, 0.0, info, lambda _m: None)
+    # The model not kept is handed back too (evaluate's ablation reuses it), never the kept one.
+    assert other is (None if not calls else second if model is first else first)
     return model, vectors is tuned, info, calls
 
 
@@ -64,7 +67,7 @@ def test_no_second_fit_without_the_budget_for_it() -> None:
     assert info["vectors_rule"] == "content validation (no budget for a second hybrid)"
 
 
-def test_pipeline_fits_both_hybrids_and_serves_the_kept_one(fakes) -> None:  # noqa: F811
+def two_taste_dataset() -> Dataset:
     rng = np.random.default_rng(0)
     n_users, n_items = 200, 60
     users, items = [], []
@@ -73,7 +76,7 @@ def test_pipeline_fits_both_hybrids_and_serves_the_kept_one(fakes) -> None:  # n
         picks = rng.choice(mine, size=int(rng.integers(8, 20)), replace=False)
         users += [u] * len(picks)
         items += picks.tolist()
-    data = Dataset(
+    return Dataset(
         user_ids=np.arange(n_users),
         item_ids=np.arange(n_items),
         users=np.array(users),
@@ -82,7 +85,10 @@ def test_pipeline_fits_both_hybrids_and_serves_the_kept_one(fakes) -> None:  # n
         timestamps=np.arange(len(users), dtype=np.float64) + 1.0,
         texts=[f"film {i} genre {i % 2}" for i in range(n_items)],
     )
-    result = run_pipeline(data, PipelineConfig(k=5, budget_seconds=3600.0, isolate=False), log=lambda _m: None)
+
+
+def test_pipeline_fits_both_hybrids_and_serves_the_kept_one(fakes) -> None:  # noqa: F811
+    result = run_pipeline(two_taste_dataset(), PipelineConfig(k=5, budget_seconds=3600.0, isolate=False), log=lambda _m: None)
     info = result.info
     assert fakes["finetunes"] == 1 and info["vectors_rule"] == "hybrid validation"
     scores = info["hybrid_val_ndcg"]
@@ -91,3 +97,19 @@ def test_pipeline_fits_both_hybrids_and_serves_the_kept_one(fakes) -> None:  # n
     assert (result.vectors is result.tuned_vectors) == keep_tuned
     assert round(result.model.validation_ndcg(), 4) == max(scores.values())
     assert "fit second hybrid" in result.budget["stages"]
+    assert result.alternative is None  # only kept when asked for
+
+
+def test_the_model_not_kept_is_the_one_a_refit_gives(fakes) -> None:  # noqa: F811
+    """What evaluate's zero-shot ablation reuses equals fitting that hybrid again on the same carve."""
+    data = two_taste_dataset()
+    config = PipelineConfig(k=5, budget_seconds=3600.0, isolate=False, keep_alternative=True)
+    result = run_pipeline(data, config, log=lambda _m: None)
+    other = result.base_vectors if result.vectors is result.tuned_vectors else result.tuned_vectors
+    assert result.alternative is not None and result.alternative is not result.model
+    x = data.matrix()
+    fit_x, val_x = carve_validation(x, seed=config.seed)
+    stamps = stamp_matrix(data.users, data.items, data.timestamps, x.shape)
+    refit = HybridModel(seed=config.seed, k=5).fit(fit_x, other, val=val_x, timestamps=stamps)
+    np.testing.assert_allclose(result.alternative.score(x), refit.score(x), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(result.alternative.score(x), result.model.score(x))

@@ -336,6 +336,9 @@ class PipelineConfig:
     # TensorFlow work (embedding, fine-tuning) in spawned child processes, so that the memory
     # training takes is returned before the hybrid fit; only for the real encoder (see isolate.py).
     isolate: bool = True
+    # Keep the hybrid fitted with the vectors that were not kept (evaluate's zero-shot ablation
+    # reuses it instead of refitting); off by default, as it holds a second n x n matrix.
+    keep_alternative: bool = False
     costs: CostModel = field(default_factory=CostModel)
 
 
@@ -349,6 +352,7 @@ class PipelineResult:
     vectors: np.ndarray | None  # the ones the hybrid was fitted with (dataset item order)
     budget: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
+    alternative: HybridModel | None = None  # with keep_alternative: the hybrid with the other vectors
 
     def score(self, x: sp.csr_matrix) -> np.ndarray:
         """Hybrid scores over *dataset* items for user rows ``x`` (n, n_items); seen = -inf,
@@ -611,9 +615,13 @@ def run_pipeline(
         model = fit_hybrid(vectors)
     info["hybrid"] = model.describe()
     log(f"hybrid fitted in {budget.stages['fit hybrid']:.0f} s; blend weights {info['hybrid']['weights']}")
+    alternative = None
     if tuned is not None and base is not None:
-        model, vectors = _choose_by_hybrid(model, vectors, base, tuned, fit_hybrid, budget, reserve, info, log)
-    return PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
+        model, vectors, alternative = _choose_by_hybrid(model, vectors, base, tuned, fit_hybrid, budget, reserve, info, log)
+    result = PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
+    if cfg.keep_alternative:
+        result.alternative = alternative
+    return result
 
 
 def _choose_by_hybrid(
@@ -626,32 +634,33 @@ def _choose_by_hybrid(
     reserve: float,
     info: dict[str, Any],
     log: Log,
-) -> tuple[HybridModel, np.ndarray]:
+) -> tuple[HybridModel, np.ndarray, HybridModel | None]:
     """Fit the hybrid with the other vectors too, if the budget allows, and keep the one whose
     blend validates better: what matters is the ranking the vectors give with the collaborative
     model (fine-tuned vectors can be better alone and redundant with it), as the site's
-    promotion gate compares versions by their hybrids. Ties go to the fine-tuned vectors."""
+    promotion gate compares versions by their hybrids. Ties go to the fine-tuned vectors.
+    Returns the kept model, its vectors, and the model not kept (None without a second fit)."""
     first = model.validation_ndcg()
     if first is None or budget.remaining() - reserve < budget.stages["fit hybrid"] * 1.2:
         info["vectors_rule"] = "content validation" + (" (no budget for a second hybrid)" if first is not None else "")
-        return model, vectors
+        return model, vectors, None
     other_vectors = base if vectors is tuned else tuned
     with budget.stage("fit second hybrid"):
         other = fit_hybrid(other_vectors)
     second = other.validation_ndcg()
     if second is None:  # cannot happen with the same users and seed; keep the first to be safe
         info["vectors_rule"] = "content validation"
-        return model, vectors
+        return model, vectors, other
     scores = {"tuned" if vectors is tuned else "base": first, "tuned" if other_vectors is tuned else "base": second}
     info["hybrid_val_ndcg"] = {k: round(v, 4) for k, v in scores.items()}
     info["vectors_rule"] = "hybrid validation"
     keep_tuned = scores["tuned"] >= scores["base"]
     log(f"hybrid validation nDCG@k with base vectors {scores['base']:.4f}, with fine-tuned {scores['tuned']:.4f}: keeping {'fine-tuned' if keep_tuned else 'base'}")
     if (other_vectors is tuned) == keep_tuned:
-        model, vectors = other, other_vectors
+        model, vectors, other = other, other_vectors, model
         info["hybrid"] = model.describe()
     info["vectors"] = "fine-tuned" if vectors is tuned else "base"
-    return model, vectors
+    return model, vectors, other
 
 
 def vector_choice_text(info: dict[str, Any], k: int = 10) -> str:
