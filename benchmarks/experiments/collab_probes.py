@@ -29,7 +29,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,7 @@ from recommendations.ml.collab import (
     select_ease_params,
     stamp_matrix,
 )
+from recommendations.ml.evaluation import DATA_DIR
 from recommendations.ml.hybrid import HybridModel, zscore_rows
 from recommendations.ml.lowrank import (
     LOWRANK_WEIGHTS,
@@ -207,6 +208,37 @@ def named_splits(args: argparse.Namespace) -> Iterator[tuple[str, sp.csr_matrix,
         x = binarize(sp.csr_matrix((np.ones(len(base)), (base[:, 0] - 1, base[:, 1] - 1)), shape=shape, dtype=np.float32))
         test = binarize(sp.csr_matrix((np.ones(len(held)), (held[:, 0] - 1, held[:, 1] - 1)), shape=shape, dtype=np.float32))
         yield name, x, test, stamp_matrix(base[:, 0] - 1, base[:, 1] - 1, base[:, 3].astype(np.float64), shape)
+
+
+@dataclass
+class Carved:
+    """One named split with its carve and the adopted weights fitted on the carve's fit part."""
+
+    name: str
+    x: sp.csr_matrix
+    test: sp.csr_matrix
+    stamps: sp.csr_matrix
+    fit: sp.csr_matrix
+    val: sp.csr_matrix
+    weights: np.ndarray
+    line: str  # what the carve chose
+
+
+def splits_parser(doc: str) -> argparse.ArgumentParser:
+    """``--splits`` (of ``SPLITS``, all by default) and ``--data-dir``, for the probes over the nine splits."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    return parser
+
+
+def carved_splits(args: argparse.Namespace) -> Iterator[Carved]:
+    """The splits named by ``args.splits``, each carved (per user, seed 7) with the adopted weights on its fit part."""
+    for name, x, test, stamps in named_splits(argparse.Namespace(data_dir=args.data_dir, filter_by="user")):
+        if name in args.splits:
+            fx, vx = carve_validation(x, seed=7)
+            _, b, line = pipeline_collab(x, stamps, on_fit_part=True)
+            yield Carved(name, x, test, stamps, fx, vx, b, line)
 
 
 def lowpass_splits(args: argparse.Namespace) -> None:

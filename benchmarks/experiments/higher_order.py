@@ -15,7 +15,6 @@ gains on most splits. Figures: ``docs/quality-experiments.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,10 +25,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from collab_probes import SPLITS, named_splits, ndcg, pipeline_collab
-
-from recommendations.ml.collab import carve_validation
-from recommendations.ml.evaluation import DATA_DIR
+from collab_probes import carved_splits, ndcg, pipeline_collab, splits_parser
 
 
 def top_pairs(x: sp.csr_matrix, n_pairs: int) -> np.ndarray:
@@ -70,21 +66,15 @@ def scores(x: sp.csr_matrix, b: np.ndarray, pairs: np.ndarray, c: np.ndarray, we
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    parser = splits_parser(__doc__ or "")
     parser.add_argument("--pairs", nargs="+", type=int, default=[1000, 3000])
-    parser.add_argument("--ridges", nargs="+", type=float, default=[30.0, 100.0, 300.0, 1000.0])
-    parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 1.0])
+    parser.add_argument("--ridges", nargs="+", type=float, default=[300.0, 1000.0, 3000.0])
+    parser.add_argument("--weights", nargs="+", type=float, default=[0.1, 0.25])
     parser.add_argument("--test", action="store_true", help="also score test with each split's validated choice")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args()
-    wanted = set(args.splits)
-    for name, x, test, stamps in named_splits(argparse.Namespace(data_dir=args.data_dir, filter_by="user")):
-        if name not in wanted:
-            continue
+    for s in carved_splits(args):
         t0 = time.perf_counter()
-        fx, vx = carve_validation(x, seed=7)
-        _, b, line = pipeline_collab(x, stamps, on_fit_part=True)
+        fx, vx, b = s.fit, s.val, s.weights
         base = ndcg(fx, vx, np.asarray(fx @ b))
         best = (base, 0, 0.0, 0.0)
         curve = {}
@@ -97,14 +87,14 @@ def main() -> None:
                     curve[(n_pairs, ridge, w)] = round(v, 4)
                     if v > best[0]:
                         best = (v, n_pairs, ridge, w)
-        print(f"{name}: {line}; validation {base:.4f}; best {best[0]:.4f} at P {best[1]} ridge {best[2]} weight {best[3]}"
+        print(f"{s.name}: {s.line}; validation {base:.4f}; best {best[0]:.4f} at P {best[1]} ridge {best[2]} weight {best[3]}"
               f" ({best[0] - base:+.4f}) [{time.perf_counter() - t0:.0f} s]", flush=True)
         print("   ", curve, flush=True)
         if args.test and best[1]:
-            _, full, _ = pipeline_collab(x, stamps)
-            pairs = top_pairs(x, best[1])
-            c = fit_pairs(x, full, pairs, best[2])
-            t_base, t_ho = ndcg(x, test, np.asarray(x @ full)), ndcg(x, test, scores(x, full, pairs, c, best[3]))
+            _, full, _ = pipeline_collab(s.x, s.stamps)
+            pairs = top_pairs(s.x, best[1])
+            c = fit_pairs(s.x, full, pairs, best[2])
+            t_base, t_ho = ndcg(s.x, s.test, np.asarray(s.x @ full)), ndcg(s.x, s.test, scores(s.x, full, pairs, c, best[3]))
             print(f"    test {t_base:.4f} -> {t_ho:.4f} ({t_ho - t_base:+.4f})", flush=True)
 
 

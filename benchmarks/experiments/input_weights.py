@@ -12,7 +12,6 @@ most splits. Figures: ``docs/quality-experiments.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from collab_probes import SPLITS, named_splits, ndcg, pipeline_collab
-
-from recommendations.ml.collab import carve_validation
-from recommendations.ml.evaluation import DATA_DIR
+from collab_probes import carved_splits, ndcg, splits_parser
 
 GAMMAS = (-0.25, -0.1, 0.1, 0.25, 0.5)
 
@@ -37,20 +33,11 @@ def weighted_rows(x: sp.csr_matrix, gamma: float) -> sp.csr_matrix:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
-    args = parser.parse_args()
-    wanted = set(args.splits)
-    for name, x, _test, stamps in named_splits(argparse.Namespace(data_dir=args.data_dir, filter_by="user")):
-        if name not in wanted:
-            continue
+    for s in carved_splits(splits_parser(__doc__ or "").parse_args()):
         t0 = time.perf_counter()
-        fx, vx = carve_validation(x, seed=7)
-        _, b, _ = pipeline_collab(x, stamps, on_fit_part=True)
-        base = ndcg(fx, vx, np.asarray(fx @ b))
-        curve = {g: round(ndcg(fx, vx, np.asarray(weighted_rows(fx, g) @ b)) - base, 4) for g in GAMMAS}
-        print(f"{name}: validation {base:.4f}; change by γ {curve} [{time.perf_counter() - t0:.0f} s]", flush=True)
+        base = ndcg(s.fit, s.val, np.asarray(s.fit @ s.weights))
+        curve = {g: round(ndcg(s.fit, s.val, np.asarray(weighted_rows(s.fit, g) @ s.weights)) - base, 4) for g in GAMMAS}
+        print(f"{s.name}: validation {base:.4f}; change by γ {curve} [{time.perf_counter() - t0:.0f} s]", flush=True)
 
 
 if __name__ == "__main__":
