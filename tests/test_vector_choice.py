@@ -60,6 +60,17 @@ def test_ties_go_to_the_fine_tuned_vectors() -> None:
     assert model is second and kept_tuned
 
 
+def test_the_second_fit_is_expected_to_cost_what_it_cannot_reuse() -> None:
+    # The first fit took 1 s, 0.7 s of it reusable: 0.5 s left covers 1.2 x 0.3 s, not 1.2 x 1 s.
+    first = validated({2: (0.3, 500)})
+    first.reusable_seconds = 0.7
+    model, _, info, calls = choose(first, second := validated({2: (0.4, 500)}), first_is_tuned=True, remaining=0.5)
+    assert calls and model is second and info["second_hybrid_estimate_seconds"] == 0.3
+    first.reusable_seconds = 0.0
+    _, _, info, calls = choose(first, validated({2: (0.4, 500)}), first_is_tuned=True, remaining=0.5)
+    assert not calls and info["second_hybrid_estimate_seconds"] == 1.0
+
+
 def test_no_second_fit_without_the_budget_for_it() -> None:
     first = validated({2: (0.3, 500)})
     model, kept_tuned, info, calls = choose(first, validated({2: (0.9, 500)}), first_is_tuned=True, remaining=0.5)

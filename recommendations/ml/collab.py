@@ -32,6 +32,7 @@ on the full training data (see ``select_ease_params``).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -437,6 +438,7 @@ def select_ease_params(
     seed: int = 7,
     fit_val: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
     stamps: sp.csr_matrix | None = None,
+    fixed: tuple[float, float, int, float] | None = None,
 ) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
     """Pick (λ, c), then the temporal term, then μ, by validation nDCG@k on a split carved
     from ``x`` (train only).
@@ -451,7 +453,13 @@ def select_ease_params(
     the full data, not rescaled by the data size: in ridge terms the optimal λ is a
     noise-to-prior variance ratio, which does not grow with the number of users (rescaling
     by nnz was tried and lost on ml-100k).
+
+    ``fixed``: ``(λ, c, window, α)`` already chosen on this same split (by an earlier call, e.g.
+    with other content vectors): the (λ, c) and temporal search is skipped and only μ is
+    validated, from one inverse. ``search_seconds`` in the result is the time the search took
+    (0 when skipped): what such a later call saves.
     """
+    started = time.perf_counter()
     x = sp.csr_matrix(x, dtype=np.float32)
     fit, val = fit_val if fit_val is not None else carve_validation(x, seed=seed)
     grid = grid or default_grid(x.shape[1])
@@ -473,13 +481,19 @@ def select_ease_params(
         if best_key is None or curve[key] > curve[best_key]:
             best_key = key
 
-    for lam, c in grid:
-        trial((lam, c, 0.0), g, lam, c)
-    assert best_key is not None
     window, alpha = 0, 0.0
     counts: dict[int, sp.csr_matrix] = {}
     g_has_term = False  # whether g already holds the winning temporal term
-    if stamps is not None:
+    if fixed is not None:
+        lam0, c0, w0, a0 = fixed
+        best_key = (lam0, c0, 0.0)
+        if stamps is not None and w0 > 0 and a0 > 0:
+            window, alpha, best_key = int(w0), float(a0), (lam0, c0, 0.0, float(w0), float(a0))
+            g, g_has_term = _add_sparse(g, temporal_cooccurrence(mask_stamps(stamps, fit), window), alpha), True
+    for lam, c in grid if fixed is None else ():
+        trial((lam, c, 0.0), g, lam, c)
+    assert best_key is not None
+    if stamps is not None and fixed is None:
         fit_stamps = mask_stamps(stamps, fit)
         candidates, regrid = temporal_grid(x.shape[1])
         lam0, c0 = best_key[0], best_key[1]
@@ -494,11 +508,17 @@ def select_ease_params(
                 for lam, c in regrid:
                     trial((lam, c, 0.0, float(window), alpha), g, lam, c)
     best = best_key
-    if prior is not None and any(mu != 0.0 for mu in prior_weights):
+    search_seconds = time.perf_counter() - started if fixed is None else 0.0
+    with_prior = prior is not None and any(mu != 0.0 for mu in prior_weights)
+    if with_prior or best_key not in curve:
         if len(best) == 5 and not g_has_term:
             g = _add_sparse(g, counts[window], alpha)
         p, reg = _ease_inverse(g, best[0], best[1], overwrite=True)
         del g
+        if best_key not in curve:  # fixed: μ = 0 is scored from the same inverse
+            curve[best_key] = _val_ndcg(xf, truth, _ease_from_inverse(p, reg), k)
+    if with_prior:
+        assert prior is not None
         term = _prior_term(p, reg, prior)
         for mu in prior_weights:
             if mu != 0.0:
@@ -514,6 +534,7 @@ def select_ease_params(
         "temporal_window": float(window),
         "temporal_weight": alpha,
         "val_ndcg": curve[best_key],
+        "search_seconds": search_seconds,
     }
     return params, curve
 

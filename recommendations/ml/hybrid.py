@@ -28,7 +28,9 @@ Also here: MMR and per-genre-cap diversity re-rankers, for optional use at servi
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -55,8 +57,9 @@ from .lowrank import (
     LOWRANK_WEIGHTS,
     add_lowrank,
     ials_item_factors,
+    lowpass_basis,
+    lowpass_from_basis,
     lowpass_grid,
-    lowpass_weights,
     lowrank_grid,
     lowrank_weights,
     spread_ratio,
@@ -168,6 +171,35 @@ def _weight_grid(has_content: bool) -> list[tuple[float, float, float]]:
     return grid
 
 
+@dataclass
+class FactorCache:
+    """Low-rank factors (n x k, small) by the rows they were fitted on and their setting.
+
+    A hybrid fit needs the same factors more than once (a term's selection, then its use), and
+    a second fit on the same data with other content vectors needs all of them again. The n x n
+    terms are rebuilt from the factors (cheap), never kept."""
+
+    entries: dict[tuple[bytes, object], object] = field(default_factory=dict)
+    seconds: float = 0.0  # spent computing what is cached
+
+    def get(self, rows: sp.csr_matrix, setting: object, make: Callable[[], T]) -> T:
+        key = (_digest(rows), setting)
+        if key not in self.entries:
+            started = time.perf_counter()
+            self.entries[key] = make()
+            self.seconds += time.perf_counter() - started
+        return self.entries[key]  # type: ignore[return-value]
+
+
+def _digest(x: sp.csr_matrix) -> bytes:
+    """A fingerprint of a sparse matrix's shape, pattern and values."""
+    x = sp.csr_matrix(x)
+    h = hashlib.blake2b(digest_size=16)
+    for part in (np.asarray(x.shape, np.int64), x.indptr.astype(np.int64), x.indices.astype(np.int64), x.data.astype(np.float64)):
+        h.update(part.tobytes())
+    return h.digest()
+
+
 @dataclass(frozen=True)
 class LowRankTerms:
     """The validated low-rank terms added to EASE's weights (``lowrank.py``); None: not used."""
@@ -177,15 +209,21 @@ class LowRankTerms:
     lowpass: int | None = None  # singular vectors kept
     lowpass_weight: float = 0.0
     seed: int = 0
+    cache: FactorCache = field(default_factory=FactorCache, compare=False, repr=False)
 
     def ials_term(self, rows: sp.csr_matrix, cfg: tuple[int, float, float]) -> np.ndarray:
-        return lowrank_weights(rows, ials_item_factors(rows, *cfg, seed=self.seed), cfg[1], cfg[2])
+        v = self.cache.get(rows, ("ials", cfg, self.seed), lambda: ials_item_factors(rows, *cfg, seed=self.seed))
+        return lowrank_weights(rows, v, cfg[1], cfg[2])
+
+    def lowpass_term(self, rows: sp.csr_matrix, k: int) -> np.ndarray | None:
+        basis = self.cache.get(rows, ("lowpass", k), lambda: lowpass_basis(rows, k))
+        return lowpass_from_basis(basis) if basis is not None else None
 
     def add(self, b: np.ndarray, rows: sp.csr_matrix) -> np.ndarray:
         """``b`` (EASE's weights fitted on ``rows``) plus the terms fitted on ``rows``, in place."""
         if self.ials is not None:
             add_lowrank(b, rows, self.ials_term(rows, self.ials), self.ials_weight)
-        if self.lowpass is not None and (term := lowpass_weights(rows, self.lowpass)) is not None:
+        if self.lowpass is not None and (term := self.lowpass_term(rows, self.lowpass)) is not None:
             add_lowrank(b, rows, term, self.lowpass_weight)
         return b
 
@@ -204,6 +242,10 @@ class HybridModel:
     popularity: np.ndarray | None = None
     weights: np.ndarray = field(default_factory=lambda: np.tile([1.0, 0.0, 0.0], (3, 1)))
     params: dict[str, float] = field(default_factory=dict)
+    # What a second fit on the same data (other content vectors, ``fit(reuse=...)``) can take
+    # from this one, and the seconds this fit spent on it.
+    factors: FactorCache = field(default_factory=FactorCache, repr=False, compare=False)
+    reusable_seconds: float = field(default=0.0, repr=False, compare=False)
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(
@@ -214,6 +256,7 @@ class HybridModel:
         *,
         n_items: int | None = None,
         timestamps: np.ndarray | sp.spmatrix | None = None,
+        reuse: HybridModel | None = None,
     ) -> HybridModel:
         """Learn EASE hyper-parameters and blend weights on validation, then refit on all.
 
@@ -226,6 +269,11 @@ class HybridModel:
         ``train`` (and ``val``), e.g. ``collab.stamp_matrix``. They enable the temporal
         co-occurrence term, whose counts come from the validation fit part for selection
         and from all of ``train`` (+ ``val``) for the final fit.
+
+        ``reuse``: a model fitted on the same data and split (other content vectors allowed).
+        What does not depend on the vectors is taken from it: EASE's (λ, c) and temporal
+        settings (only the content prior's weight is validated again) and the low-rank factors.
+        The result is the same as without it, in less time.
         """
         stamps: sp.csr_matrix | None = None
         if isinstance(train, tuple):
@@ -258,8 +306,14 @@ class HybridModel:
 
         # 1. Collaborative hyper-parameters on the plain validation split (as plain EASE
         #    would choose them), so the blend's base is never a worse-tuned EASE.
+        fixed = None
+        if reuse is not None:
+            self.factors = reuse.factors
+            q = reuse.params
+            fixed = (q["lam"], q["pop_reg"], int(q["temporal_window"]), q["temporal_weight"])
+        factor_seconds = self.factors.seconds
         chosen, _ = select_ease_params(
-            full, default_grid(x.shape[1]), prior=prior, k=self.k, fit_val=(fit_x, val_x), stamps=stamps
+            full, default_grid(x.shape[1]), prior=prior, k=self.k, fit_val=(fit_x, val_x), stamps=stamps, fixed=fixed
         )
         lam, pop_reg, mu = chosen["lam"], chosen["pop_reg"], chosen["prior_weight"]
         window, alpha = int(chosen["temporal_window"]), float(chosen["temporal_weight"])
@@ -311,12 +365,14 @@ class HybridModel:
         self.item_vectors = vectors
         self.popularity = popularity_scores(full)
         self.params.update({**params, "val_ndcg_collab": chosen["val_ndcg"]})
+        # The (λ, c) and temporal search, and the factors this fit computed.
+        self.reusable_seconds = chosen["search_seconds"] + self.factors.seconds - factor_seconds
         return self
 
     def select_lowrank_terms(self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray) -> LowRankTerms:
         """The iALS term, then the low-pass term on top of it, each with the settings and weight
         that validate best when added to ``b`` (EASE's weights on ``fit_x``, modified in place)."""
-        terms = LowRankTerms(seed=self.seed)
+        terms = LowRankTerms(seed=self.seed, cache=self.factors)
         self.params["val_ndcg_ease_fit"] = self._val_ndcg(fit_x, val_x, b)
         ials, ials_weight, self.params["val_ndcg_lowrank"] = self._select_term(
             fit_x, val_x, b, lowrank_grid(fit_x.shape[1]), lambda cfg: terms.ials_term(fit_x, cfg), LOWRANK_WEIGHTS
@@ -324,9 +380,9 @@ class HybridModel:
         if ials is not None:
             add_lowrank(b, fit_x, terms.ials_term(fit_x, ials), ials_weight)
         lowpass, lowpass_weight, self.params["val_ndcg_lowpass"] = self._select_term(
-            fit_x, val_x, b, lowpass_grid(fit_x.shape[1]), lambda k: lowpass_weights(fit_x, k), LOWPASS_WEIGHTS
+            fit_x, val_x, b, lowpass_grid(fit_x.shape[1]), lambda k: terms.lowpass_term(fit_x, k), LOWPASS_WEIGHTS
         )
-        return LowRankTerms(ials, ials_weight, lowpass, lowpass_weight, self.seed)
+        return LowRankTerms(ials, ials_weight, lowpass, lowpass_weight, self.seed, self.factors)
 
     def _val_ndcg(self, fit_x: sp.csr_matrix, val_x: sp.csr_matrix, b: np.ndarray) -> float:
         users = np.flatnonzero((np.diff(val_x.indptr) > 0) & (np.diff(fit_x.indptr) > 0))

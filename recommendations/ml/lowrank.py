@@ -30,6 +30,8 @@ __all__ = [
     "LOWRANK_WEIGHTS",
     "add_lowrank",
     "ials_item_factors",
+    "lowpass_basis",
+    "lowpass_from_basis",
     "lowpass_grid",
     "lowpass_weights",
     "lowrank_grid",
@@ -61,9 +63,9 @@ def lowpass_grid(n_items: int) -> list[int]:
     return list(LOWPASS_GRID_LARGE if n_items > 5000 else LOWPASS_GRID)
 
 
-def lowpass_weights(x: sp.csr_matrix, k: int) -> np.ndarray | None:
-    """GF-CF's ideal low-pass term ``D^-1/2 U_k U_kᵀ D^1/2`` (float32), D the items' degrees;
-    ``None`` when ``x`` is too small for k singular vectors."""
+def lowpass_basis(x: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(U_kᵀ, D^1/2)``: the top k right singular vectors of the degree-normalised ``x`` and the
+    root item degrees; ``None`` when ``x`` is too small for k singular vectors."""
     x = sp.csr_matrix(x, dtype=np.float64)
     k = min(k, min(x.shape) - 1)
     if k < 1 or x.nnz == 0:
@@ -73,8 +75,19 @@ def lowpass_weights(x: sp.csr_matrix, k: int) -> np.ndarray | None:
     norm = sp.diags(1.0 / np.sqrt(du)) @ x @ sp.diags(1.0 / np.sqrt(di))
     # A fixed start vector makes ARPACK, and so the term, the same on every run.
     _, _, vt = svds(norm, k=k, v0=np.full(min(x.shape), 1.0 / np.sqrt(min(x.shape))))
-    root = np.sqrt(di)
+    return vt, np.sqrt(di)
+
+
+def lowpass_from_basis(basis: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    vt, root = basis
     return ((vt.T / root[:, None]) @ (vt * root[None, :])).astype(np.float32)
+
+
+def lowpass_weights(x: sp.csr_matrix, k: int) -> np.ndarray | None:
+    """GF-CF's ideal low-pass term ``D^-1/2 U_k U_kᵀ D^1/2`` (float32), D the items' degrees;
+    ``None`` when ``x`` is too small for k singular vectors."""
+    basis = lowpass_basis(x, k)
+    return lowpass_from_basis(basis) if basis is not None else None
 
 
 def _solve_side(m: sp.csr_matrix, y: np.ndarray, w0: float, reg: float, block: int = 256) -> np.ndarray:

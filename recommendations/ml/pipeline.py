@@ -602,14 +602,20 @@ def run_pipeline(
         f"({plan['cold_repeats']} cold-start simulations, estimate {plan['estimate_seconds']:.0f} s)"
     )
 
-    def fit_hybrid(vec: np.ndarray | None) -> HybridModel:
+    def fit_hybrid(vec: np.ndarray | None, reuse: HybridModel | None = None) -> HybridModel:
         # Validation nDCG@k needs k <= films (HybridModel's top-k does not clamp).
         model = HybridModel(seed=seed, k=max(1, min(cfg.k, len(keep))), cold_repeats=plan["cold_repeats"])
         with warnings.catch_warnings():
             # Tiny inputs leave validation buckets empty; the model then keeps its defaults.
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             warnings.filterwarnings("ignore", "invalid value encountered", RuntimeWarning)
-            return model.fit(fit_x[:, keep], vec[keep] if vec is not None else None, val=val_x[:, keep], timestamps=stamps[:, keep] if stamps is not None else None)
+            return model.fit(
+                fit_x[:, keep],
+                vec[keep] if vec is not None else None,
+                val=val_x[:, keep],
+                timestamps=stamps[:, keep] if stamps is not None else None,
+                reuse=reuse,
+            )
 
     with budget.stage("fit hybrid"):
         model = fit_hybrid(vectors)
@@ -617,7 +623,10 @@ def run_pipeline(
     log(f"hybrid fitted in {budget.stages['fit hybrid']:.0f} s; blend weights {info['hybrid']['weights']}")
     alternative = None
     if tuned is not None and base is not None:
-        model, vectors, alternative = _choose_by_hybrid(model, vectors, base, tuned, fit_hybrid, budget, reserve, info, log)
+        first = model
+        model, vectors, alternative = _choose_by_hybrid(
+            model, vectors, base, tuned, lambda vec: fit_hybrid(vec, reuse=first), budget, reserve, info, log
+        )
     result = PipelineResult(dataset, model, keep, base, tuned, vectors, budget.report(), info)
     if cfg.keep_alternative:
         result.alternative = alternative
@@ -639,9 +648,14 @@ def _choose_by_hybrid(
     blend validates better: what matters is the ranking the vectors give with the collaborative
     model (fine-tuned vectors can be better alone and redundant with it), as the site's
     promotion gate compares versions by their hybrids. Ties go to the fine-tuned vectors.
-    Returns the kept model, its vectors, and the model not kept (None without a second fit)."""
+    Returns the kept model, its vectors, and the model not kept (None without a second fit).
+
+    ``fit_hybrid`` reuses the first fit's vector-free work (``HybridModel.fit(reuse=...)``), so
+    the second fit is expected to take the first's time less what it can reuse."""
     first = model.validation_ndcg()
-    if first is None or budget.remaining() - reserve < budget.stages["fit hybrid"] * 1.2:
+    expected = max(budget.stages["fit hybrid"] - model.reusable_seconds, 0.0)
+    info["second_hybrid_estimate_seconds"] = round(expected, 1)
+    if first is None or budget.remaining() - reserve < expected * 1.2:
         info["vectors_rule"] = "content validation" + (" (no budget for a second hybrid)" if first is not None else "")
         return model, vectors, None
     other_vectors = base if vectors is tuned else tuned
