@@ -107,14 +107,3 @@ def test_rp3beta_has_no_self_similarity() -> None:
     w = fit_rp3beta(train, topk=5, block=7)
     assert np.allclose(w.diagonal(), 0.0)
 
-
-def test_prior_term_in_row_blocks_equals_the_dense_product() -> None:
-    from recommendations.ml.collab import _ROW_BLOCK, _prior_term
-
-    n = _ROW_BLOCK + 300  # more than one block, the last one partial
-    rng = np.random.default_rng(0)
-    p = rng.normal(size=(n, n))
-    p = p + p.T  # P is symmetric
-    reg = rng.random(n) + 1.0
-    prior = content_prior(rng.normal(size=(n, 8)), k=5)
-    np.testing.assert_allclose(_prior_term(p, reg, prior), p @ np.diag(reg) @ prior.toarray(), rtol=1e-10, atol=1e-9)
