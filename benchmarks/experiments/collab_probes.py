@@ -263,12 +263,10 @@ def linear_filter(x: sp.csr_matrix) -> np.ndarray:
 def linear_filter_splits(args: argparse.Namespace) -> None:
     """Validation only: the linear filter on top of the adopted weights (iALS and low-pass terms),
     each split's settings chosen on its carve as ``pipeline_collab`` chooses them."""
-    for name, x, _, stamps in named_splits(args):
-        fx, vx = carve_validation(x, seed=7)
-        _, b, line = pipeline_collab(x, stamps, on_fit_part=True)
-        lin = linear_filter(fx)
-        curve = {w: ndcg(fx, vx, np.asarray(fx @ add_lowrank(b.copy(), fx, lin, w))) for w in (0.05, 0.1, 0.2, 0.3, 0.5)}
-        print(f"{name}: {line}; with the linear filter:", {w: round(v, 4) for w, v in curve.items()}, flush=True)
+    for s in carved_splits(argparse.Namespace(data_dir=args.data_dir, splits=SPLITS)):
+        lin = linear_filter(s.fit)
+        curve = {w: ndcg(s.fit, s.val, np.asarray(s.fit @ add_lowrank(s.weights.copy(), s.fit, lin, w))) for w in (0.05, 0.1, 0.2, 0.3, 0.5)}
+        print(f"{s.name}: {s.line}; with the linear filter:", {w: round(v, 4) for w, v in curve.items()}, flush=True)
 
 
 def main() -> None:
