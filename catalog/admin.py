@@ -1,8 +1,27 @@
 """Admin for staff curation: films with inline credits, genres, people, ratings."""
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 
-from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem
+from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem, validate_tags
+
+DECADES = range(1900, 2030, 10)
+
+
+class MovieForm(forms.ModelForm):
+    class Meta:
+        model = Movie
+        fields = "__all__"
+
+    def clean_tags(self) -> list[str]:
+        # The model validator is skipped for an "empty" value such as JSON null (Django excludes
+        # blank fields from model validation), so the form checks it too: null would fail the
+        # NOT NULL column with a 500.
+        tags = self.cleaned_data.get("tags")
+        tags = [] if tags is None else tags
+        validate_tags(tags)
+        return tags
 
 
 class CreditInline(admin.TabularInline):
@@ -16,17 +35,21 @@ class DecadeFilter(admin.SimpleListFilter):
     parameter_name = "decade"
 
     def lookups(self, request, model_admin):
-        return [(str(d), f"{d}s") for d in range(1900, 2030, 10)]
+        return [(str(d), f"{d}s") for d in DECADES]
 
     def queryset(self, request, queryset):
-        if self.value():
-            start = int(self.value())
-            return queryset.filter(year__gte=start, year__lte=start + 9)
-        return queryset
+        if not self.value():
+            return queryset
+        if self.value() not in {str(d) for d in DECADES}:
+            # The admin answers this with its "invalid filter" notice instead of a 500.
+            raise IncorrectLookupParameters(f"unknown decade {self.value()!r}")
+        start = int(self.value())
+        return queryset.filter(year__gte=start, year__lte=start + 9)
 
 
 @admin.register(Movie)
 class MovieAdmin(admin.ModelAdmin):
+    form = MovieForm
     list_display = ["title", "year", "rating_count", "movielens_id", "tmdb_id", "updated_at"]
     list_filter = ["genres", DecadeFilter]
     search_fields = ["title", "title_key", "imdb_id"]

@@ -63,8 +63,10 @@ def movie_id_parameter(name: str = "movie_id") -> OpenApiParameter:
 
 def _int_param(raw: str, name: str, low: int, high: int) -> int:
     try:
+        if not raw.isascii():  # int() would also take other scripts' digits ("٣")
+            raise ValueError(raw)
         value = int(raw)
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         raise ValidationError({name: ["A valid integer is required."]}) from None
     if not low <= value <= high:
         raise ValidationError({name: [f"Must be between {low} and {high}."]})
@@ -445,13 +447,14 @@ class _FilmListView(JsonApiMixin, generics.ListAPIView):
     def get_queryset(self) -> QuerySet:
         return _user_items(self.model, self.request.user)
 
-    def add(self, user: Any, movie: Movie) -> Model:
+    def add(self, user: Any, movie: Movie) -> tuple[Model, bool]:
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
         movie = movie_or_404(validated(MovieRefSerializer, request.data)["movie"])
-        item = self.add(request.user, movie)
-        return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED)
+        item, created = self.add(request.user, movie)
+        # As ratings: 201 when the film was added, 200 when it was already on the list.
+        return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class _FilmListItemView(JsonApiMixin, APIView):
@@ -487,7 +490,7 @@ def _list_docs(what: str, name: str, serializer: type[serializers.Serializer]) -
         "tags": ["me"],
         "summary": f"Add a film to your {what}",
         "request": MovieRefSerializer,
-        "responses": {201: serializer, **error_responses(400, 404, 413, 415)},
+        "responses": {201: serializer, 200: OpenApiResponse(serializer, description="Already on the list."), **error_responses(400, 404, 413, 415)},
         "examples": [
             OpenApiExample("Add Heat", request_only=True, value={"movie": 42}),
             OpenApiExample("Added", response_only=True, value=LIST_ITEM_EXAMPLE, status_codes=["201"]),
@@ -509,11 +512,11 @@ class MyWatchlistView(_FilmListView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(**_WATCH_POST)
+    @extend_schema(**{**_WATCH_POST, "description": "Adds the film to your watchlist and takes it off your not-interested list."})
     def post(self, request: Request) -> Response:
         return super().post(request)
 
-    def add(self, user: Any, movie: Movie) -> Model:
+    def add(self, user: Any, movie: Movie) -> tuple[Model, bool]:
         return services.watchlist_add(user=user, movie=movie)
 
 
@@ -534,7 +537,7 @@ class MyNotInterestedView(_FilmListView):
     def post(self, request: Request) -> Response:
         return super().post(request)
 
-    def add(self, user: Any, movie: Movie) -> Model:
+    def add(self, user: Any, movie: Movie) -> tuple[Model, bool]:
         return services.not_interested_add(user=user, movie=movie)
 
 

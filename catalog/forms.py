@@ -3,17 +3,13 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.models import validate_rating_value
 
-RATING_CHOICES = [(str(x / 2), f"{x / 2:g}") for x in range(1, 11)]
+RATING_ERROR = _("A rating must be between 0.5 and 5.0 in steps of 0.5.")
 
 
 class RatingForm(forms.Form):
-    value = forms.TypedChoiceField(
-        label=_("Your rating"), choices=RATING_CHOICES, coerce=float,
-        error_messages={
-            "invalid_choice": _("A rating must be between 0.5 and 5.0 in steps of 0.5."),
-            "required": _("A rating must be between 0.5 and 5.0 in steps of 0.5."),
-        },
-    )
+    # A number, not a choice: "4", "4.0" and "4.50" are the same rating (FloatField also refuses
+    # NaN and infinities); the range and the half steps are the model's validator.
+    value = forms.FloatField(label=_("Your rating"), error_messages={"invalid": RATING_ERROR, "required": RATING_ERROR})
 
     def clean_value(self) -> float:
         value = self.cleaned_data["value"]

@@ -33,6 +33,20 @@ def validate_rating_value(value: float) -> None:
         )
 
 
+MAX_TAGS_PER_FILM = 50
+MAX_TAG_LENGTH = 100
+
+
+def validate_tags(value: object) -> None:
+    """A film's tags are a list of short strings; anything else would break every page showing the film."""
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise ValidationError(_('Tags must be a list of strings, e.g. ["heist", "los angeles"].'), code="invalid_tags")
+    if len(value) > MAX_TAGS_PER_FILM:
+        raise ValidationError(_("A film can have at most %(limit)d tags."), code="too_many_tags", params={"limit": MAX_TAGS_PER_FILM})
+    if any(len(tag) > MAX_TAG_LENGTH for tag in value):
+        raise ValidationError(_("A tag can have at most %(limit)d characters."), code="tag_too_long", params={"limit": MAX_TAG_LENGTH})
+
+
 class GenreLoadingQuerySet(models.QuerySet):
     """Adds `.with_genres(path)`: the portable replacement for prefetch_related("genres") / ("movie__genres").
 
@@ -149,7 +163,7 @@ class Movie(models.Model):
     overview = models.TextField(_("overview"), blank=True)
     tagline = models.CharField(_("tagline"), max_length=500, blank=True)
     runtime = models.PositiveSmallIntegerField(_("runtime (minutes)"), null=True, blank=True)
-    tags = models.JSONField(_("tags"), default=list, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True, validators=[validate_tags])
     poster_url = models.URLField(_("poster URL"), blank=True)
     movielens_id = models.PositiveIntegerField(_("MovieLens id"), null=True, blank=True, unique=True)
     imdb_id = models.CharField(_("IMDb id"), max_length=16, blank=True, db_index=True)
@@ -180,6 +194,12 @@ class Movie(models.Model):
     @property
     def rating_avg(self) -> float | None:
         return round(self.rating_sum / self.rating_count, 2) if self.rating_count else None
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The tags as strings, whatever was stored: rows written before ``validate_tags`` (or
+        straight to the database) must not break the pages that show them."""
+        return [str(tag) for tag in self.tags if tag is not None] if isinstance(self.tags, list) else []
 
     @property
     def decade(self) -> int | None:

@@ -31,7 +31,33 @@ class CleanCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data.replace("\x00", ""))
+        value = super().to_internal_value(data.replace("\x00", ""))
+        if not value and not self.allow_blank:
+            self.fail("blank")  # only NULs (and spaces) were sent
+        return value
+
+
+_ASCII_INT = re.compile(r"-?[0-9]{1,20}")
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter: ASCII digits only ("5"; not "5.0", not "٣"), or a JSON integer."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and _ASCII_INT.fullmatch(data.strip()):
+            data = int(data.strip())
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class JsonIntegerField(serializers.IntegerField):
+    """An integer in a JSON body: a JSON integer only ("5" and 5.0 are bad types, as for ratings)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(
@@ -70,7 +96,7 @@ ID_SCHEMA = OBJECT_ID_SCHEMA if OBJECT_ID_KEYS else INTEGER_ID_SCHEMA
 ID_PARAMETER_TYPE: Any = OBJECT_ID_SCHEMA if OBJECT_ID_KEYS else OpenApiTypes.INT64
 
 
-class IntegerIdField(serializers.IntegerField):
+class IntegerIdField(JsonIntegerField):
     """A primary key on SQL: a JSON integer in 1..2**63-1 (SQLite overflows beyond)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -78,11 +104,6 @@ class IntegerIdField(serializers.IntegerField):
             kwargs.setdefault("min_value", 1)
             kwargs.setdefault("max_value", MAX_ID)
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")  # JSON integers only
-        return super().to_internal_value(data)
 
 
 class ObjectIdField(serializers.Field):
@@ -145,7 +166,7 @@ class MovieListSerializer(serializers.ModelSerializer):
 
 
 class MovieDetailSerializer(MovieListSerializer):
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True, source="tag_list")
     directors = serializers.SerializerMethodField()
     cast = serializers.SerializerMethodField()
     decade = serializers.IntegerField(allow_null=True, read_only=True)
@@ -188,13 +209,13 @@ class MovieQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=MAX_QUERY_CHARS, help_text="Text in the title (accents and case ignored)."
     )
     genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Genre slug, e.g. `sci-fi`.")
-    year_min = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
-    year_max = serializers.IntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
+    year_min = QueryIntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
+    year_max = QueryIntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
     ordering = serializers.ChoiceField(choices=list(SORTS), required=False, default="popular")
 
 
 class SimilarQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, default=12, min_value=1, max_value=MAX_K)
+    k = QueryIntegerField(required=False, default=12, min_value=1, max_value=MAX_K)
 
 
 class ScoredMovieSerializer(serializers.Serializer):

@@ -82,9 +82,16 @@ def rating_delete(*, user, movie: Movie) -> bool:
     return True
 
 
-def watchlist_add(*, user, movie: Movie) -> WatchlistItem:
-    item, _ = WatchlistItem.objects.get_or_create(user=user, movie=movie)
-    return item
+@retry_on_conflict
+@atomic
+def watchlist_add(*, user, movie: Movie) -> tuple[WatchlistItem, bool]:
+    """(item, created). Wanting to watch a film takes back "not interested" in it: a film is
+    never on both lists (``not_interested_add`` does the reverse)."""
+    item, created = WatchlistItem.objects.get_or_create(user=user, movie=movie)
+    unhidden, _ = NotInterested.objects.filter(user=user, movie=movie).delete()
+    if unhidden:
+        feedback.record_event(user.pk)
+    return item, created
 
 
 def watchlist_remove(*, user, movie: Movie) -> bool:
@@ -94,11 +101,12 @@ def watchlist_remove(*, user, movie: Movie) -> bool:
 
 @retry_on_conflict
 @atomic
-def not_interested_add(*, user, movie: Movie) -> NotInterested:
-    item, _ = NotInterested.objects.get_or_create(user=user, movie=movie)
+def not_interested_add(*, user, movie: Movie) -> tuple[NotInterested, bool]:
+    """(item, created); the film also leaves the watchlist."""
+    item, created = NotInterested.objects.get_or_create(user=user, movie=movie)
     WatchlistItem.objects.filter(user=user, movie=movie).delete()
     feedback.record_event(user.pk)
-    return item
+    return item, created
 
 
 def not_interested_remove(*, user, movie: Movie) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -132,7 +132,10 @@ def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
     if which not in LISTS:
         raise Http404
     movie = get_object_or_404(selectors.movie_base_queryset(), pk=pk)
-    add = request.POST.get("action", "add") == "add"
+    action = request.POST.get("action", "add")
+    if action not in ("add", "remove"):  # anything else must not silently remove the film
+        return HttpResponseBadRequest(_("Unknown action: use add or remove."))
+    add = action == "add"
     if which == "watchlist":
         (services.watchlist_add if add else services.watchlist_remove)(user=request.user, movie=movie)
         text = (_("Added %(title)s to your watchlist.") if add else _("Removed %(title)s from your watchlist.")) % {"title": movie.title}

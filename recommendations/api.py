@@ -18,7 +18,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, NotFound
-from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,6 +48,16 @@ from recommendations.serializers import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class ModelVersionPermission(IsAdminUser):
+    """Staff with the admin's own permission: viewing versions and tasks needs ``view_modelversion``,
+    starting a retraining ``change_modelversion``, as the admin's retrain and task pages require.
+    Being staff alone is not enough (a staff account may curate films and nothing else)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        action = "view" if request.method in SAFE_METHODS else "change"
+        return super().has_permission(request, view) and request.user.has_perm(f"recommendations.{action}_modelversion")
 
 SCORED_EXAMPLE = {
     "movie": {**MOVIE_EXAMPLE, "id": 7, "title": "Ronin", "year": 1998},
@@ -207,7 +217,7 @@ VERSION_EXAMPLE = {
 class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
     serializer_class = ModelVersionSerializer
     pagination_class = ApiPagination
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelVersionPermission]
     queryset = ModelVersion.objects.none()
 
     def get_queryset(self) -> QuerySet[ModelVersion]:
@@ -309,7 +319,7 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
     ],
 )
 class ModelVersionDetailView(JsonApiMixin, APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelVersionPermission]
 
     @extend_schema(operation_id="models_retrieve")
     def get(self, request: Request, id: int) -> Response:
@@ -345,7 +355,7 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
     ],
 )
 class TaskStateView(JsonApiMixin, APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [ModelVersionPermission]
 
     @extend_schema(operation_id="models_task_state")
     def get(self, request: Request, task_id: str) -> Response:

@@ -182,8 +182,10 @@ def _pick(candidates: list[tuple[int, int | None, int]], years: list[int]) -> in
 def ask(user, text: str, k: int = 10) -> AskResult:
     text = (text or "").strip()[:MAX_TEXT]
     constraints = parse_constraints(text)
+    if not text:
+        return AskResult([], [], constraints, "Tell us what you feel like watching.", None)
     bundle = store.active_bundle()
-    if bundle is None or not text:
+    if bundle is None:
         return AskResult([], [], constraints, "The recommendation model is not ready yet.", None)
     mentioned_ids = find_mentions(text)
     mentioned = list(Movie.objects.filter(pk__in=mentioned_ids))

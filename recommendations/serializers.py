@@ -15,7 +15,9 @@ from catalog.serializers import (
     CleanCharField,
     FiniteFloatField,
     IdField,
+    JsonIntegerField,
     MovieBriefSerializer,
+    QueryIntegerField,
     ScoredMovieSerializer,
 )
 from recommendations.ask import MAX_TEXT
@@ -51,7 +53,7 @@ class SafeListField(serializers.Field):
 @extend_schema_field(
     {"type": "integer", "minimum": YEAR_MIN, "maximum": YEAR_MAX, "multipleOf": 10, "example": 1990}
 )
-class DecadeField(serializers.IntegerField):
+class DecadeField(QueryIntegerField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=YEAR_MIN, max_value=YEAR_MAX, **kwargs)
 
@@ -66,7 +68,7 @@ class DecadeField(serializers.IntegerField):
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    k = serializers.IntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
+    k = QueryIntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
     genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Only this genre (slug).")
     decade = DecadeField(required=False, help_text="Only films of this decade, e.g. 1990.")
 
@@ -80,10 +82,10 @@ class RecommendationListSerializer(serializers.Serializer):
 class AskSerializer(serializers.Serializer):
     text = CleanCharField(
         max_length=MAX_TEXT,
-        allow_blank=True,
+        allow_blank=True,  # answered with a prompt to say something (see ``ask``)
         help_text="What you feel like watching, in plain words (≤ 300 characters).",
     )
-    k = serializers.IntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
+    k = JsonIntegerField(required=False, default=10, min_value=1, max_value=MAX_K)
 
 
 class AskItemSerializer(serializers.Serializer):

@@ -30,7 +30,7 @@ def film_doc(movie) -> FilmDoc:
         genres=[g.name for g in movie.genres.all()],
         directors=[c.person.name for c in credits if c.role == "director"],
         cast=[c.person.name for c in credits if c.role == "cast"],
-        tags=list(movie.tags or []),
+        tags=movie.tag_list,
         overview=movie.overview,
     )
 

@@ -189,7 +189,7 @@ def item_why(movie: Movie, answer: AskResult, request_text: str) -> str:
     if matched:
         bits.append(_("matches your request: %(what)s") % {"what": _(", ").join(matched)})
     asked = _words(request_text)
-    own = _words(" ".join([movie.title, movie.overview, *[str(t) for t in movie.tags or []]]))
+    own = _words(" ".join([movie.title, movie.overview, *movie.tag_list]))
     shared = [w for w in sorted(asked & own) if w not in {g.lower() for g in genres}][:3]
     if shared:
         quoted = _(", ").join(pgettext("quoted word", "“%(word)s”") % {"word": w} for w in shared)

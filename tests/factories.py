@@ -65,3 +65,10 @@ def random_embedding_version(seed: int = 0, dim: int = 384):
     version.embeddings_path = store.save_embeddings(version.pk, ids, matrix, np.array(["0" * 16] * len(ids)))
     version.save()
     return version
+
+
+def model_permissions(*actions: str) -> list:
+    """The admin's model-version permissions (``view``, ``change``), which the model API requires of staff."""
+    from django.contrib.auth.models import Permission
+
+    return [Permission.objects.get(codename=f"{action}_modelversion") for action in actions]

@@ -58,11 +58,13 @@ def test_signed_in_answers_skip_films_i_rated(films, user, monkeypatch):
     assert ids and not ids & {m.pk for m in crime[:10]}
 
 
-def test_blank_text_is_answered_with_a_note(films, monkeypatch):
+@pytest.mark.parametrize("text", ["", "   ", "\u0000\u0000"])
+def test_blank_text_gets_a_prompt_not_a_model_error(films, monkeypatch, text):
+    # The model is ready: saying it is not would be wrong (it once did).
     use_fake_encoder(monkeypatch)
     random_model()
-    body = APIClient().post(URL, {"text": "   "}, format="json").json()
-    assert body["results"] == [] and body["note"]
+    body = APIClient().post(URL, {"text": text}, format="json").json()
+    assert body["results"] == [] and body["note"] == "Tell us what you feel like watching."
 
 
 @pytest.mark.parametrize(
@@ -73,6 +75,9 @@ def test_blank_text_is_answered_with_a_note(films, monkeypatch):
         ({"text": "fine", "k": 0}, "k"),
         ({"text": 42}, "text"),
         ({"k": 3}, "text"),
+        ({"text": "fine", "k": "5"}, "k"),
+        ({"text": "fine", "k": 5.0}, "k"),
+        ({"text": "fine", "k": True}, "k"),
     ],
 )
 def test_limits_and_bad_types_give_400(films, payload, field):

@@ -22,7 +22,7 @@ from rest_framework.authtoken.models import Token
 
 from catalog.services import not_interested_add, rating_upsert, watchlist_add
 from recommendations.models import ModelVersion
-from tests.factories import GenreFactory, MovieFactory, UserFactory
+from tests.factories import GenreFactory, MovieFactory, UserFactory, model_permissions
 from tests.test_api_recommendations import random_model, use_fake_encoder
 
 pytestmark = pytest.mark.slow
@@ -47,6 +47,7 @@ def fuzz_world(transactional_db, monkeypatch) -> str:
     for i, film in enumerate(films[:12]):
         rating_upsert(user=fan, movie=film, value=0.5 + (i % 10) / 2)
     staff = UserFactory(username="fuzz-staff", is_staff=True)
+    staff.user_permissions.add(*model_permissions("view", "change"))
     for film in films[:5]:
         rating_upsert(user=staff, movie=film, value=4.0)
     watchlist_add(user=staff, movie=films[6])

@@ -24,7 +24,7 @@ def test_watchlist_add_list_remove(client, user, db):
     added = client.post(WATCH, {"movie": first.pk}, format="json")
     assert added.status_code == 201
     assert added.json()["movie"]["title"] == "First" and added.json()["added_at"]
-    assert client.post(WATCH, {"movie": first.pk}, format="json").status_code == 201  # idempotent
+    assert client.post(WATCH, {"movie": first.pk}, format="json").status_code == 200  # idempotent: already there
     client.post(WATCH, {"movie": second.pk}, format="json")
     body = client.get(WATCH).json()
     assert body["count"] == 2

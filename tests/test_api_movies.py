@@ -165,3 +165,13 @@ def test_catalogue_is_read_only(catalogue, user):
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert "GET" in response["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"year_min": "١٩٩٠"}, "year_min"), ({"year_min": "1990.0"}, "year_min"), ({"page": "٣"}, "page"), ({"page_size": "٣"}, "page_size")],
+)
+def test_non_ascii_digits_are_400(db, params, field):
+    response = APIClient().get("/api/v1/movies/", params)
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]

@@ -34,12 +34,20 @@ def test_rating_again_updates_it(client, user, movie):
     assert (movie.rating_count, movie.rating_sum) == (1, 3.5)
 
 
-@pytest.mark.parametrize("bad", ["0", "5.5", "3.2", "-1", "abc", "", "NaN", "1e9"])
+@pytest.mark.parametrize("bad", ["0", "5.5", "3.2", "-1", "abc", "", "NaN", "inf", "1e9"])
 def test_bad_ratings_are_rejected(client, user, movie, bad):
     client.force_login(user)
     response = client.post(reverse("catalog:rate", args=[movie.pk]), {"value": bad}, follow=True)
     assert not Rating.objects.exists()
     assert "0.5 and 5.0" in response.content.decode()
+
+
+@pytest.mark.parametrize(("sent", "stored"), [("4", 4.0), ("4.50", 4.5), (" 3.0 ", 3.0), ("0.5", 0.5)])
+def test_any_spelling_of_a_valid_rating_is_accepted(client, user, movie, sent, stored):
+    client.force_login(user)
+    response = client.post(reverse("catalog:rate", args=[movie.pk]), {"value": sent}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert Rating.objects.get(user=user, movie=movie).value == stored
 
 
 def test_service_rejects_out_of_range(user, movie):
