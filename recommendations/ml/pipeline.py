@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import resource
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -110,14 +112,14 @@ class Dataset:
 
 
 def _natural_order(ids: np.ndarray) -> np.ndarray:
-    """Sorted unique ids: numerically when every id is an integer, else as strings."""
+    """Sorted unique ids: numerically when every id is an integer (of any size), else as strings."""
     uniq = np.unique(np.asarray(ids).astype(str))
     try:
-        as_int = np.array([int(s) for s in uniq], dtype=np.int64)
+        keys = [int(s) for s in uniq.tolist()]  # Python ints: no int64 overflow
     except ValueError:
         return uniq
-    order = np.argsort(as_int, kind="stable")
-    return uniq[order]
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: "007" before "7"
+    return uniq[np.asarray(order, dtype=np.int64)]
 
 
 def build_dataset(
@@ -157,14 +159,25 @@ def peak_rss_mb(children: bool = False) -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def process_age_seconds() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 where that cannot be read)."""
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 class Budget:
     """Wall-clock accounting against one deadline; each stage's seconds are recorded, and the
     process's peak RSS when the stage ends (a high-water mark: it shows which stage raised it)."""
 
-    def __init__(self, total_seconds: float, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, total_seconds: float, clock: Callable[[], float] = time.perf_counter, *, spent_before: float = 0.0) -> None:
+        """``spent_before``: seconds already gone when the budget is made (e.g. process start-up)."""
         self.total = float(total_seconds)
         self.clock = clock
-        self.started = clock()
+        self.started = clock() - max(spent_before, 0.0)
         self.stages: dict[str, float] = {}
         self.peak_mb: dict[str, float] = {}
         self.plan: dict[str, Any] = {}
@@ -353,6 +366,15 @@ class PipelineResult:
     budget: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)
     alternative: HybridModel | None = None  # with keep_alternative: the hybrid with the other vectors
+    _fallback: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+
+    def _outside(self) -> tuple[np.ndarray, np.ndarray]:
+        """Films outside the fitted catalogue, and their popularity in [0, 1) to rank them by."""
+        if self._fallback is None:
+            outside = np.setdiff1d(np.arange(self.dataset.n_items), self.item_cols)
+            counts = np.asarray(self.dataset.matrix()[:, outside].sum(axis=0), dtype=np.float32).ravel()
+            self._fallback = (outside, counts / (counts.max(initial=0.0) + 1.0))
+        return self._fallback
 
     def score(self, x: sp.csr_matrix) -> np.ndarray:
         """Hybrid scores over *dataset* items for user rows ``x`` (n, n_items); seen = -inf,
@@ -368,6 +390,12 @@ class PipelineResult:
         empty = np.flatnonzero(np.diff(sub.indptr) == 0)
         if empty.size and self.model.popularity is not None:
             out[np.ix_(empty, self.item_cols)] = self.model.popularity[None, :]
+        outside, fallback = self._outside()
+        if outside.size:
+            fitted = out[:, self.item_cols]
+            floor = np.min(np.where(np.isfinite(fitted), fitted, np.inf), axis=1, initial=np.inf)
+            floor = np.where(np.isfinite(floor), floor, 0.0).astype(np.float32)
+            out[:, outside] = floor[:, None] - 2.0 + fallback[None, :]
         # Seen films outside the fitted columns are excluded too.
         rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
         out[rows, x.indices] = -np.inf
@@ -796,6 +824,7 @@ def recommend(
     gets the cold-start ranking); rows are padded with -1 / nan when fewer films are eligible."""
     ds = result.dataset
     users = np.arange(ds.n_users) if users is None else np.asarray(users, dtype=np.int64)
+    k = max(1, min(k, ds.n_items))  # no list is longer than the catalogue
     x = ds.matrix()
     ranked = np.full((users.size, k), -1, dtype=np.int64)
     scores = np.full((users.size, k), np.nan, dtype=np.float32)
