@@ -116,6 +116,12 @@ def test_unclosed_quote_and_tabs_are_named(tmp_path: Path, content: str, message
     assert message in str(err.value)
 
 
+def test_an_overrun_budget_is_reported(tmp_path: Path) -> None:
+    train, movies, _ = write_inputs(tmp_path)
+    _, log = run(tmp_path, "--ratings", str(train), "--movies", str(movies), "--no-content", "--budget-seconds", "0.001")
+    assert "WARNING: over the budget by" in log
+
+
 def test_start_up_counts_against_the_budget_when_run_as_a_command(tmp_path: Path) -> None:
     train, movies, _ = write_inputs(tmp_path)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "movierec.settings_test"}

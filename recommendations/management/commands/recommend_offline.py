@@ -129,6 +129,9 @@ class Command(BaseCommand):
         if report["peak_rss_children_mb"]:
             self.log(f"peak RSS of the largest child process (TensorFlow work) (MB): {report['peak_rss_children_mb']}")
         self.log(f"total {report['elapsed_seconds']:.1f} s of a {report['budget_seconds']:.0f} s budget; plan: {report['plan']}")
+        if report["elapsed_seconds"] > report["budget_seconds"]:
+            # The smallest plan (200 films, no content) has a floor; say so rather than hide it.
+            self.log(f"WARNING: over the budget by {report['elapsed_seconds'] - report['budget_seconds']:.1f} s (the smallest plan could not fit it)")
         if result.info.get("vectors"):
             self.log(f"content vectors used: {vector_choice_text(result.info, k)}")
 
