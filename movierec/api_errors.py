@@ -22,7 +22,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.log import log_response
+from django.views import defaults
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
@@ -219,3 +221,23 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
             examples=[OpenApiExample(f"error {code}", value=error_body(slug, message, fields), status_codes=[str(code)])],
         )
     return out
+
+
+# --- Errors raised before a DRF view runs (middleware: a bad Host header, a crash) ------------
+# Django answers those with its HTML pages; API clients get the API's JSON shape instead.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request could not be read."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
+    return defaults.server_error(request)

@@ -16,3 +16,6 @@ urlpatterns = [
     path("", include("recommendations.urls")),
     path("", include("catalog.urls")),
 ]
+
+handler400 = "movierec.api_errors.bad_request"
+handler500 = "movierec.api_errors.server_error"
