@@ -99,6 +99,14 @@ def user_rating_map(user, movie_ids) -> dict[int, float]:
     return dict(Rating.objects.filter(user=user, movie_id__in=list(movie_ids)).values_list("movie_id", "value"))
 
 
+def list_state(user, movie) -> tuple[bool, bool]:
+    """(on the watchlist, marked not interested) for one film."""
+    return (
+        WatchlistItem.objects.filter(user=user, movie=movie).exists(),
+        NotInterested.objects.filter(user=user, movie=movie).exists(),
+    )
+
+
 def user_list_ids(user) -> tuple[set[int], set[int]]:
     """(watchlist ids, not-interested ids) for marking cards."""
     if not user.is_authenticated:

@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from catalog import selectors, services
@@ -24,7 +25,8 @@ LISTS = ("watchlist", "not-interested")
 
 def browse(request: HttpRequest) -> HttpResponse:
     form = BrowseForm(request.GET or None)
-    data = form.cleaned_data if form.is_valid() else {}
+    form.is_valid()  # cleaned_data keeps the valid fields: one stale filter must not drop the others
+    data = getattr(form, "cleaned_data", {})
     filters = selectors.MovieFilters(
         q=data.get("q") or "", genre=data.get("genre") or "", decade=data.get("decade"), sort=data.get("sort") or "popular"
     )
@@ -107,7 +109,11 @@ def rate(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(movie)
     value = form.cleaned_data["value"]
     services.rating_upsert(user=request.user, movie=movie, value=value)
-    text = _("Saved: %(value)s stars for %(title)s.") % {"value": f"{value:g}", "title": movie.title}
+    # ngettext wants a count: exactly one star is singular in English, a half star is not.
+    text = ngettext("Saved: %(value)s star for %(title)s.", "Saved: %(value)s stars for %(title)s.", 1 if value == 1 else 2) % {
+        "value": f"{value:g}",
+        "title": movie.title,
+    }
     if htmx:
         big = request.POST.get("size") == "large"
         response = render(
@@ -136,11 +142,15 @@ def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
     if action not in ("add", "remove"):  # anything else must not silently remove the film
         return HttpResponseBadRequest(_("Unknown action: use add or remove."))
     add = action == "add"
+    # A film is on one list at most, so adding to one list may take it off the other.
+    was_watched, was_hidden = selectors.list_state(request.user, movie)
     if which == "watchlist":
         (services.watchlist_add if add else services.watchlist_remove)(user=request.user, movie=movie)
         text = (_("Added %(title)s to your watchlist.") if add else _("Removed %(title)s from your watchlist.")) % {"title": movie.title}
     else:
         (services.not_interested_add if add else services.not_interested_remove)(user=request.user, movie=movie)
+        if not add and request.POST.get("rewatch") == "1":
+            services.watchlist_add(user=request.user, movie=movie)  # Undo puts back what hiding removed
         text = (_("%(title)s is hidden from your recommendations.") if add else _("%(title)s is back in your recommendations.")) % {
             "title": movie.title
         }
@@ -149,13 +159,21 @@ def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
         return redirect(_safe_next(request, movie.get_absolute_url()))
     where = request.POST.get("context", "")
     back = {"next_url": _safe_next(request, movie.get_absolute_url())}
+    why = request.POST.get("why", "")[:300]  # the card's explanation, kept across hide and Undo
     if where == "list":
         response = HttpResponse("")  # the row leaves the list
     elif which == "not-interested" and where == "card":
         if add:
-            response = render(request, "catalog/_hidden_card.html", {"movie": movie, **back})
+            response = render(request, "catalog/_hidden_card.html", {"movie": movie, "rewatch": was_watched, "why": why, **back})
         else:
-            response = render(request, "catalog/_card.html", {"movie": movie, "autofocus": True, **back, **card_context(request, [movie])})
+            context = {"movie": movie, "autofocus": True, "why": why, **back, **card_context(request, [movie])}
+            response = render(request, "catalog/_card.html", context)
     else:
-        response = render(request, "catalog/_list_button.html", {"movie": movie, "which": which, "on": add, "where": where, "autofocus": True, **back})
+        button = {"movie": movie, "where": where, **back}
+        response = render(request, "catalog/_list_button.html", {**button, "which": which, "on": add, "autofocus": True})
+        other = "not-interested" if which == "watchlist" else "watchlist"
+        if where == "detail" and add and (was_hidden if other == "not-interested" else was_watched):
+            # The other list's button on the page is now stale: replace it out of band.
+            oob = render(request, "catalog/_list_button.html", {**button, "which": other, "on": False, "oob": True}).content
+            response.content += oob
     return _announce(response, text)

@@ -76,7 +76,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "movierec.htmx.HtmxLoginRedirectMiddleware",
 ]
+CSRF_FAILURE_VIEW = "movierec.htmx.csrf_failure"
 
 ROOT_URLCONF = "movierec.urls"
 WSGI_APPLICATION = "movierec.wsgi.application"

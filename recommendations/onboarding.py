@@ -12,7 +12,9 @@ def onboarding_films(user, *, q: str = "", k: int = 24) -> list[Movie]:
     if q:
         return list(movie_list(MovieFilters(q=q))[:k])
     favourite = list(user.favourite_genres.values_list("pk", flat=True))
-    pool = list(movie_base_queryset().order_by("-rating_count", "title")[: k * 8])
+    # Suggestions leave out films already rated (a search still finds them, to change a rating).
+    rated = set(user.ratings.values_list("movie_id", flat=True))
+    pool = [m for m in movie_base_queryset().order_by("-rating_count", "title")[: k * 8 + len(rated)] if m.pk not in rated]
     picked: list[Movie] = []
     genre_counts: dict[int, int] = {}
     decade_counts: dict[int, int] = {}

@@ -84,13 +84,20 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("onboarding")
     _watch, hidden = catalog_selectors.user_list_ids(user)
     recs = localise_why(selectors.recommend_for_user(user, k=12), user)
-    because = [
-        (fav, [r for r in rs if r.movie_id not in hidden]) for fav, rs in selectors.because_you_liked(user, rows=3, k=8)
-    ]
-    because = [(fav, rs) for fav, rs in because if rs]
-    trending = _visible(selectors.trending(), hidden)
-    new = _visible(selectors.new_in_catalogue(), hidden)
-    cont = _visible(selectors.continue_rating(user, k=12 + len(hidden)), hidden)[:12]
+    # Each film once on the page, in its first row: a copy further down would not follow a
+    # rating or a "not interested" made on the other.
+    shown = set(hidden) | {r.movie_id for r in recs}
+    because = []
+    for fav, rs in selectors.because_you_liked(user, rows=3, k=16):
+        fresh = [r for r in rs if r.movie_id not in shown][:8]
+        shown |= {r.movie_id for r in fresh}
+        if fresh:
+            because.append((fav, fresh))
+    trending = _visible(selectors.trending(k=24), shown)[:12]
+    shown |= {m.pk for m in trending}
+    new = _visible(selectors.new_in_catalogue(k=24), shown)[:12]
+    shown |= {m.pk for m in new}
+    cont = _visible(selectors.continue_rating(user, k=12 + len(shown)), shown)[:12]
     movies = [r.movie for r in recs] + [r.movie for _m, rs in because for r in rs] + trending + new + cont
     context = {
         "recs": recs,
@@ -132,6 +139,12 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def onboarding_done(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("skip"):
+        # Never a dead end: the home page then asks for ratings and starts from the first one.
+        request.user.onboarded = True
+        request.user.save(update_fields=["onboarded"])
+        messages.info(request, _("Rate films whenever you like: recommendations start with your first rating."))
+        return redirect("home")
     if request.user.ratings.count() < MIN_RATINGS:
         messages.error(request, _("Please rate at least %(n)d films first.") % {"n": MIN_RATINGS})
         return redirect(f"{reverse('onboarding')}?step=rate")

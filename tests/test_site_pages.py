@@ -99,6 +99,8 @@ def test_member_home_has_every_row_with_reasons_and_hides_not_interested(client,
     for row in ("trending", "new", "continue"):
         assert section_ids(page, row), row
     assert hidden.pk not in all_card_ids(page), "a not-interested film shows in no row"
+    cards = [int(i) for i in re.findall(r'<article class="card" data-movie="(\d+)"', page)]
+    assert len(cards) == len(set(cards)), "each film once: a second copy would go stale when the first is rated"
 
 
 @pytest.mark.slow
