@@ -1,5 +1,7 @@
 """Admin for staff curation: films with inline credits, genres, people, ratings."""
 
+import json
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -9,19 +11,34 @@ from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, 
 DECADES = range(1900, 2030, 10)
 
 
+class TagsField(forms.CharField):
+    """Tags as staff type them: ``space, creature, spaceship`` (a JSON list is read too)."""
+
+    def prepare_value(self, value: object) -> object:
+        if isinstance(value, list):
+            return ", ".join(str(tag) for tag in value)
+        return value
+
+    def to_python(self, value: object) -> list[str]:
+        text = str(super().to_python(value) or "").strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                raise forms.ValidationError("Tags: a comma-separated list, or a JSON list of strings.") from None
+            validate_tags(parsed)
+            return parsed
+        return [tag for tag in (" ".join(part.split()) for part in text.split(",")) if tag]
+
+
 class MovieForm(forms.ModelForm):
+    # Checked by the form, not only by the model: the model validator is skipped for "empty"
+    # values (Django excludes blank fields from model validation).
+    tags = TagsField(required=False, help_text="Comma-separated, e.g. heist, los angeles.", validators=[validate_tags])
+
     class Meta:
         model = Movie
         fields = "__all__"
-
-    def clean_tags(self) -> list[str]:
-        # The model validator is skipped for an "empty" value such as JSON null (Django excludes
-        # blank fields from model validation), so the form checks it too: null would fail the
-        # NOT NULL column with a 500.
-        tags = self.cleaned_data.get("tags")
-        tags = [] if tags is None else tags
-        validate_tags(tags)
-        return tags
 
 
 class CreditInline(admin.TabularInline):

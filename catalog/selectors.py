@@ -107,6 +107,11 @@ def list_state(user, movie) -> tuple[bool, bool]:
     )
 
 
+def list_is_empty(user, which: str) -> bool:
+    """Whether the user's watchlist (``which`` "watchlist") or not-interested list is empty."""
+    return not (WatchlistItem if which == "watchlist" else NotInterested).objects.filter(user=user).exists()
+
+
 def user_list_ids(user) -> tuple[set[int], set[int]]:
     """(watchlist ids, not-interested ids) for marking cards."""
     if not user.is_authenticated:

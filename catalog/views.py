@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -161,7 +162,9 @@ def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
     back = {"next_url": _safe_next(request, movie.get_absolute_url())}
     why = request.POST.get("why", "")[:300]  # the card's explanation, kept across hide and Undo
     if where == "list":
-        response = HttpResponse("")  # the row leaves the list
+        # The row leaves the list; the last one leaves the list's empty notice (focused, so
+        # keyboard users are not dropped at the top of the page).
+        response = HttpResponse(render_to_string("catalog/_list_empty.html", {"which": which, "focus": True}, request) if selectors.list_is_empty(request.user, which) else "")
     elif which == "not-interested" and where == "card":
         if add:
             response = render(request, "catalog/_hidden_card.html", {"movie": movie, "rewatch": was_watched, "why": why, **back})

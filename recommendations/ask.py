@@ -44,6 +44,8 @@ MOOD_WORDS: dict[str, str] = {
 MOOD_BOOST = 0.08
 NEGATORS = ("not", "no", "without", "except", "but not", "不要", "不是")
 DECADE = re.compile(r"\b(?:(19|20)(\d)0s|'?(\d)0s)\b")
+# "1980年代" / "80年代": no \b there, digits and CJK are both word characters.
+DECADE_ZH = re.compile(r"(?<!\d)(?:(19|20)(\d)0|(\d)0)\s*年代")
 MENTION_HINT = re.compile(r"\b(like|liked|loved|love|enjoyed|similar to|as good as)\b", re.I)
 
 
@@ -93,7 +95,7 @@ def parse_constraints(text: str) -> Constraints:
     for word, genre in MOOD_WORDS.items():
         if word in lowered and genre not in found.moods and genre not in found.excluded_genres:
             found.moods.append(genre)
-    match = DECADE.search(lowered)
+    match = DECADE.search(lowered) or DECADE_ZH.search(lowered)
     if match:
         if match.group(1):
             found.decade = int(match.group(1) + match.group(2) + "0")

@@ -13,6 +13,9 @@ def test_parse_constraints():
     assert "Comedy" in c.genres and "Crime" in c.genres
     assert c.excluded_genres == ["Horror"] and c.decade == 2000
     assert parse_constraints("something from the 90s").decade == 1990
+    assert parse_constraints("1980年代的科幻电影").decade == 1980
+    assert parse_constraints("90年代 喜剧").decade == 1990
+    assert parse_constraints("2019年的电影").decade is None
     assert parse_constraints("no horror please").excluded_genres == ["Horror"]
 
 

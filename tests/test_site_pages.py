@@ -289,8 +289,12 @@ def test_my_films_sorts_ratings_and_undoes_not_interested(client, user, db):
     page = client.get(reverse("my_lists")).content.decode()
     assert "Dune" in page and "Eraserhead" in page and 'aria-current="true"' in page
 
+    other = MovieFactory(title="Fargo")
+    not_interested_add(user=user, movie=other)
     undo = client.post(reverse("catalog:toggle_list", args=[hidden.pk, "not-interested"]), {"action": "remove", "context": "list"}, **HX)
-    assert undo.status_code == 200 and undo.content == b""
+    assert undo.status_code == 200 and undo.content == b""  # the row leaves the list
+    last = client.post(reverse("catalog:toggle_list", args=[other.pk, "not-interested"]), {"action": "remove", "context": "list"}, **HX)
+    assert last.content.decode().strip() == '<li tabindex="-1" autofocus>Nothing hidden.</li>'  # the empty notice, focused
     assert not NotInterested.objects.filter(user=user).exists()
 
 
