@@ -197,15 +197,21 @@ def test_rating_watchlist_and_not_interested_from_cards_without_reload(page: Any
     expect(page.locator("#toast")).to_contain_text("Saved: 3.5 stars for")
     assert Rating.objects.get(user=member, movie_id=first).value == 3.5
 
-    # The keyboard alone: Tab moves through the star buttons, focus is visible, Enter rates.
+    # The keyboard alone: each star group is one tab stop (the pressed star), arrow keys move
+    # between stars with visible focus, Enter rates, and Tab leaves the group.
+    stars = card.locator("button.star")
+    assert stars.evaluate_all("els => els.map(b => b.tabIndex)") == [0 if b == 6 else -1 for b in range(10)]
     card.get_by_role("button", name="Rate 3.5 stars", exact=True).focus()
-    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowRight")
     focused = page.evaluate("({label: document.activeElement.getAttribute('aria-label'), outline: getComputedStyle(document.activeElement).outlineStyle})")
     assert focused == {"label": "Rate 4 stars", "outline": "solid"}
     page.keyboard.press("Enter")
     expect(card.locator(".my-rating")).to_have_text("You rated it 4 ★")
     expect(card.get_by_role("button", name="Rate 4 stars", exact=True)).to_be_focused()  # focus survives the swap
     assert Rating.objects.get(user=member, movie_id=first).value == 4.0
+    assert card.locator("button.star").evaluate_all("els => els.map(b => b.tabIndex)") == [0 if b == 7 else -1 for b in range(10)]
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('watch-button')"), "Tab leaves the stars"
 
     # Watchlist toggles in place.
     watch = card.locator("button.watch-button")
