@@ -18,8 +18,9 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
-from recommendations import training
+from recommendations import selectors, training
 from recommendations.models import ModelVersion, TrainingState
+from recommendations.selectors import WAITING_MINUTES
 
 STATUS_COLOURS = {
     "active": "#2e7d32",
@@ -30,6 +31,7 @@ STATUS_COLOURS = {
     "evaluating": "#6a1b9a",
     "queued": "#9e9e9e",
 }
+DONE_STATUSES = ("active", "ready")
 SERIES_COLOURS = ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a")
 
 
@@ -241,6 +243,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress_view(self, obj: ModelVersion) -> SafeString:
+        if obj.status in DONE_STATUSES and not obj.progress:
+            return format_html("{}", "– (built without a training run)" if not obj.started_at else "–")
         return format_html("{} {}", progress_bar(obj.progress), f"{obj.progress * 100:.0f}%")
 
     @admin.display(description="loss curve")
@@ -283,6 +287,15 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        waiting = selectors.versions_waiting_for_a_worker()
+        if waiting:
+            # Queued work that nothing picks up usually means no worker on the "ml" queue.
+            self.message_user(
+                request,
+                f"Queued for over {WAITING_MINUTES} minutes and not started: {', '.join(f'v{v.pk}' for v in waiting)}. "
+                "Is a Celery worker consuming the ml queue (scripts/run.sh starts one)?",
+                messages.WARNING,
+            )
         versions = list(ModelVersion.objects.exclude(metrics={}).order_by("-pk")[:40])
         state = TrainingState.objects.singleton().first()
         extra = {

@@ -10,8 +10,19 @@ from django.utils import timezone
 from catalog.models import Movie, Rating
 from catalog.selectors import movie_base_queryset
 from recommendations.engine import Rec, recommend_for_user, similar_movies
+from recommendations.models import ModelVersion
 
-__all__ = ["because_you_liked", "continue_rating", "new_in_catalogue", "recommend_for_user", "similar_movies", "trending"]
+__all__ = [
+    "because_you_liked",
+    "continue_rating",
+    "new_in_catalogue",
+    "recommend_for_user",
+    "similar_movies",
+    "trending",
+    "versions_waiting_for_a_worker",
+]
+
+WAITING_MINUTES = 5
 
 
 def trending(days: int = 30, k: int = 12) -> list[Movie]:
@@ -50,3 +61,9 @@ def continue_rating(user, k: int = 12) -> list[Movie]:
     """Well-known films the user has not rated: quick to judge, sharpens the profile."""
     seen = list(Rating.objects.filter(user=user).values_list("movie_id", flat=True))
     return list(movie_base_queryset().exclude(pk__in=seen).order_by("-rating_count", "title")[:k])
+
+
+def versions_waiting_for_a_worker(minutes: int = WAITING_MINUTES) -> list[ModelVersion]:
+    """Model versions queued more than ``minutes`` ago that no worker has started."""
+    since = timezone.now() - timedelta(minutes=minutes)
+    return list(ModelVersion.objects.filter(status=ModelVersion.Status.QUEUED, started_at__isnull=True, created_at__lt=since).order_by("pk"))
