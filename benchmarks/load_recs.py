@@ -135,7 +135,6 @@ def bench_env(work: Path, db: Path, media: Path, args: argparse.Namespace) -> di
         SQLITE_PATH=str(db),
         MOVIEREC_VAR_DIR=str(work),
         DJANGO_MEDIA_ROOT=str(media),
-        MOVIEREC_STARTER_AUTOLOAD="0",
         TOKENIZERS_PARALLELISM="false",
     )
     if args.blas_threads:

@@ -78,7 +78,6 @@ def django_env(work: Path, database: bool) -> None:
         MOVIEREC_VAR_DIR=str(work),
         DJANGO_MEDIA_ROOT=str(work / "media"),
         SQLITE_PATH=str(work / "db.sqlite3"),
-        MOVIEREC_STARTER_AUTOLOAD="0",
         TOKENIZERS_PARALLELISM="false",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

@@ -476,6 +476,7 @@ def _list_docs(what: str, name: str, serializer: type[serializers.Serializer]) -
         "operation_id": f"my_{name}_list",
         "tags": ["me"],
         "summary": f"Your {what}, newest first",
+        "description": f"Your {what}, newest first, a page at a time.",
         "responses": {200: serializer(many=True), **error_responses(400, 404)},
         "examples": [
             OpenApiExample(

@@ -16,7 +16,7 @@ SORTS: dict[str, list[str]] = {
     "oldest": ["year", "title_key"],
     "added": ["-created_at"],
 }
-MAX_QUERY_LENGTH = 200
+MAX_QUERY_LENGTH = 300  # as the API's q (catalog.serializers.MAX_QUERY_CHARS): no silent cut
 
 
 @dataclass(frozen=True)

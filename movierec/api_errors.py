@@ -83,7 +83,8 @@ def _short(exc: BaseException) -> str:
 
 
 class JsonApiMixin:
-    """JSON in (size-limited), JSON out, for every API view."""
+    # JSON in (size-limited), JSON out, for every API view. A comment, not a docstring: views
+    # without their own would inherit it as their OpenAPI description.
 
     parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer]
@@ -195,7 +196,8 @@ _ERROR_TEXT: dict[int, tuple[str, str, str, dict[str, list[str]]]] = {
           {"k": ["Ensure this value is less than or equal to 100."], "ratings.2.rating": ["A valid number is required."]}),
     401: ("Not authenticated, or an invalid token.", "not_authenticated",
           "Authentication credentials were not provided.", {}),
-    403: ("Authenticated but not allowed.", "permission_denied",
+    403: ("Authenticated but not allowed (the model endpoints need staff with the admin's model-version permission).",
+          "permission_denied",
           "You do not have permission to perform this action.", {}),
     404: ("Unknown id or URL.", "not_found", "No film with id 999999.", {}),
     409: ("Conflicts with the current state.", "conflict",

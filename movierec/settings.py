@@ -287,7 +287,6 @@ MOVIEREC = {
     "HYBRID_MAX_SECONDS": env_float("MOVIEREC_HYBRID_MAX_SECONDS", 900.0),
     "HEARTBEAT_STALE_SECONDS": env_int("MOVIEREC_HEARTBEAT_STALE_SECONDS", 300),
     "EMBED_BATCH_SIZE": env_int("MOVIEREC_EMBED_BATCH_SIZE", 64),
-    "STARTER_AUTOLOAD": env_bool("MOVIEREC_STARTER_AUTOLOAD", True),
 }
 
 # --- REST framework -------------------------------------------------------

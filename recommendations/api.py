@@ -229,7 +229,8 @@ class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
     @extend_schema(
         tags=["models"],
         operation_id="models_list",
-        summary="Model versions with their metrics (staff)",
+        summary="Model versions with their metrics (staff with the model-version view permission)",
+        description="Every model version, newest first, with its metrics; 403 for staff without the admin's view permission.",
         responses={200: ModelVersionSerializer(many=True), **error_responses(400, 403, 404)},
         examples=[
             OpenApiExample(
@@ -245,9 +246,10 @@ class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
     @extend_schema(
         tags=["models"],
         operation_id="models_retrain",
-        summary="Start a retraining now (staff)",
+        summary="Start a retraining now (staff with the model-version change permission)",
         description=(
-            "Queues the retraining chain (fine-tune, refresh embeddings, evaluate and promote). Answers 202 with "
+            "Queues the retraining chain (fine-tune, refresh embeddings, train the collaborative and hybrid models, "
+            "evaluate and promote). Answers 202 with "
             "the task id to poll at `models/tasks/{task_id}/` and the new version's id; 409 when a retraining is "
             "already running; 503 when retraining is not available on this server (no training module, or the "
             "broker is unreachable)."
@@ -309,7 +311,8 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
 
 @extend_schema(
     tags=["models"],
-    summary="One model version, with its loss curve (staff)",
+    summary="One model version, with its loss curve (staff with the model-version view permission)",
+    description="The version's metrics, progress and loss curve.",
     parameters=[OpenApiParameter("id", ID_PARAMETER_TYPE, OpenApiParameter.PATH, description="A model version id.")],
     responses={200: ModelVersionDetailSerializer, **error_responses(403, 404)},
     examples=[
@@ -329,7 +332,7 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
 
 @extend_schema(
     tags=["models"],
-    summary="State and progress of a task (staff)",
+    summary="State and progress of a task (staff with the model-version view permission)",
     description=(
         "The Celery state from the results store, with the progress of the model version the task works on. "
         "404 when neither knows the id."

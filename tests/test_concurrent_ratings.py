@@ -38,7 +38,6 @@ def start_gunicorn(tmp: Path, db: Path, port: int) -> subprocess.Popen:
         "DJANGO_SETTINGS_MODULE": "movierec.settings_test",
         "MOVIEREC_VAR_DIR": str(tmp),
         "SQLITE_PATH": str(db),
-        "MOVIEREC_STARTER_AUTOLOAD": "0",
     }
     cmd = [str(Path(sys.executable).parent / "gunicorn"), "movierec.wsgi", "-b", f"127.0.0.1:{port}"]
     cmd += ["-w", "2", "-k", "gthread", "--threads", "4", "--log-level", "warning"]

@@ -33,3 +33,10 @@ def test_embed_films_creates_and_refreshes_the_active_version(db):
     old_row = {m: i for i, m in enumerate(ids_from_store(data["movie_ids"]).tolist())}
     assert np.allclose(after["matrix"][row[films[0].pk]], data["matrix"][old_row[films[0].pk]])
     assert not np.allclose(after["matrix"][row[films[1].pk]], data["matrix"][old_row[films[1].pk]])
+
+
+def test_unknown_model_version_is_a_clear_error(db):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="No model version 99999"):
+        call_command("embed_films", "--model-version", "99999")

@@ -1,4 +1,4 @@
-"""python manage.py embed_films [--version N] [--changed-only]: the same code as the Celery refresh."""
+"""python manage.py embed_films [--model-version N] [--changed-only]: the same code as the Celery refresh."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if opts["model_version"]:
             version = ModelVersion.objects.filter(pk=opts["model_version"]).first()
             if version is None:
-                raise CommandError(f"No model version {opts['version']}")
+                raise CommandError(f"No model version {opts['model_version']}")
         else:
             version = services.active_version()
         if version is None:
