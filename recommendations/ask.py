@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from catalog.models import Genre, Movie
+from catalog.models import Genre, Movie, Person
 from catalog.text import fold_words
 from recommendations import store
 from recommendations.encoders import get_encoder
@@ -79,6 +79,7 @@ class AskResult:
     constraints: Constraints
     note: str
     version_id: int | None
+    unknown_words: bool = False  # nothing recognised and no word of the request is in the catalogue
 
 
 def parse_constraints(text: str) -> Constraints:
@@ -113,6 +114,7 @@ class _TitleIndex:
         self.stamp: tuple | None = None
         self.by_title: dict[str, list[tuple[int, int | None, int]]] = {}
         self.by_len: dict[int, list[str]] = {}
+        self.words: set[str] = set()  # every word of the catalogue's titles, overviews, tags, genres and people
 
     def get(self) -> _TitleIndex:
         latest = Movie.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
@@ -125,11 +127,16 @@ class _TitleIndex:
 
     def _build(self) -> None:
         by_title: dict[str, list[tuple[int, int | None, int]]] = {}
-        for pk, title, year, count in Movie.objects.values_list("pk", "title", "year", "rating_count"):
+        words: set[str] = set()
+        for pk, title, year, count, overview, tags in Movie.objects.values_list("pk", "title", "year", "rating_count", "overview", "tags"):
+            words |= latin_words(" ".join([title, overview, *(str(t) for t in tags if t is not None)] if isinstance(tags, list) else [title, overview]))
             key = fold_words(title)
             for variant in {key, re.sub(r"^(the|a|an) ", "", key)}:
                 if variant:
                     by_title.setdefault(variant, []).append((pk, year, count))
+        for name in [*Genre.objects.values_list("name", flat=True), *Person.objects.values_list("name", flat=True)]:
+            words |= latin_words(name)
+        self.words = words
         self.by_title = by_title
         self.by_len = {}
         for key in by_title:
@@ -137,6 +144,35 @@ class _TitleIndex:
 
 
 _index = _TitleIndex()
+
+
+# Words that say nothing about a film: left out of explanations' word matches and of the
+# "is any word of the request in the catalogue" check.
+STOP_WORDS = frozenset(
+    [
+        "and", "are", "but", "can", "for", "from", "get", "has", "her", "him", "his", "its", "not", "one", "our", "out",
+        "she", "the", "too", "was", "who", "why", "how", "you", "any", "all", "watch", "see", "show", "give", "please",
+
+        "about", "after", "also", "before", "being", "film", "films", "from", "have", "into", "like", "more", "movie",
+        "movies", "made", "make", "some", "something", "than", "that", "their", "them", "then", "there", "these", "they",
+        "this", "those", "very", "want", "were", "what", "when", "where", "which", "while", "with", "would", "your",
+    ]
+)
+
+
+def latin_words(text: str) -> set[str]:
+    """Folded Latin-script words of three letters or more but the stop words, a plural "s" dropped."""
+    return {w.removesuffix("s") for w in re.findall(r"[a-z]{3,}", fold_words(text)) if w not in STOP_WORDS}
+
+
+def words_unknown(text: str) -> bool:
+    """True when the request has Latin-script words and none of them occurs anywhere in the
+    catalogue. Other scripts are not judged: MiniLM's vocabulary is English, and the request may
+    still be understood through its parsed words."""
+    if re.search(r"[^\x00-\u024f\s\d\W]", text):
+        return False
+    asked = latin_words(text)
+    return bool(asked) and not asked & _index.get().words
 
 
 def find_mentions(text: str) -> list[int]:
@@ -232,6 +268,10 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     if constraints.describe():
         why_bits.append("matches your request: " + constraints.describe())
     why = "; ".join(why_bits) or "close to your words"
+    if not mentioned and not constraints.describe() and not constraints.moods and words_unknown(text):
+        # Nothing understood and no word known: any "match" would be arbitrary, so say so.
+        note = "None of these words appear in the catalogue: try a title, a genre or a few words about the story."
+        return AskResult([], [], constraints, note, bundle.version_id, unknown_words=True)
     items = [AskItem(films[as_key(bundle.movie_ids[r])], float(s), why) for r, s in zip(top, top_scores, strict=True) if as_key(bundle.movie_ids[r]) in films]
     note = "" if mentioned else "No film title recognised in your request; answered from your words alone."
     return AskResult(items, mentioned, constraints, note, bundle.version_id)

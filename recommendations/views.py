@@ -26,7 +26,7 @@ from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem, a
 from catalog.templatetags.movierec import genre_name
 from catalog.views import card_context
 from recommendations import selectors
-from recommendations.ask import AskResult, ask
+from recommendations.ask import STOP_WORDS, AskResult, ask
 from recommendations.engine import Rec
 from recommendations.onboarding import MIN_RATINGS, onboarding_films
 
@@ -154,19 +154,12 @@ def onboarding_done(request: HttpRequest) -> HttpResponse:
     return redirect("home")
 
 
-STOPWORDS = frozenset(
-    [
-        "about", "after", "also", "before", "being", "film", "films", "from", "have", "into", "like", "more", "movie",
-        "movies", "made", "make", "some", "something", "than", "that", "their", "them", "then", "there", "these", "they",
-        "this", "those", "very", "want", "were", "what", "when", "where", "which", "while", "with", "would", "your",
-    ]
-)
 
 
 def _words(text: str) -> set[str]:
     """Content words of four letters or more, lower case, with a plural "s" dropped."""
     words = (w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{3,}", text))
-    return {w.removesuffix("s") for w in words if w not in STOPWORDS}
+    return {w.removesuffix("s") for w in words if w not in STOP_WORDS}
 
 
 def explain_answer(answer: AskResult) -> tuple[str, str]:
@@ -177,7 +170,9 @@ def explain_answer(answer: AskResult) -> tuple[str, str]:
     if constraints.decade:
         understood.append(_("the %(decade)ss") % {"decade": constraints.decade})
     understood += [_("leaning %(genre)s") % {"genre": genre_name(g)} for g in constraints.moods if g not in constraints.genres]
-    if answer.version_id is None:
+    if answer.unknown_words:
+        note = _("None of these words appear in the catalogue: try a title, a genre or a few words about the story.")
+    elif answer.version_id is None:
         note = _("The recommendation model is not ready yet.")
     elif not answer.mentioned:
         note = _("No film title recognised in your request; answered from your words alone.")

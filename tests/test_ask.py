@@ -62,3 +62,18 @@ def test_chinese_genre_word_is_understood(starter_model):
 def test_search_page_uses_plain_words(client, starter_model):
     page = client.get("/search/", {"q": "something like Toy Story but for adults"}).content.decode()
     assert "Films that fit your request" in page and "Toy Story" in page
+
+
+def test_words_the_catalogue_does_not_know_get_no_invented_match(starter_model):
+    result = ask(None, "zzzzqqq blorptastic", k=5)
+    assert result.items == [] and result.unknown_words
+    assert "None of these words appear in the catalogue" in result.note
+
+
+def test_a_known_word_or_person_still_gets_answers(starter_model):
+    from catalog.models import Person
+
+    assert ask(None, "a heist that goes wrong", k=5).items  # a word from the overviews
+    director = Person.objects.filter(credits__role="director").first()
+    assert ask(None, f"anything by {director.name} zzzzqqq", k=5).items  # a name counts as known
+    assert not ask(None, "我想看 zzzz", k=5).unknown_words  # other scripts are not judged
