@@ -164,7 +164,8 @@ def toggle_list(request: HttpRequest, pk: int, which: str) -> HttpResponse:
     if where == "list":
         # The row leaves the list; the last one leaves the list's empty notice (focused, so
         # keyboard users are not dropped at the top of the page).
-        response = HttpResponse(render_to_string("catalog/_list_empty.html", {"which": which, "focus": True}, request) if selectors.list_is_empty(request.user, which) else "")
+        empty = selectors.list_is_empty(request.user, which)
+        response = HttpResponse(render_to_string("catalog/_list_empty.html", {"which": which, "focus": True}, request) if empty else "")
     elif which == "not-interested" and where == "card":
         if add:
             response = render(request, "catalog/_hidden_card.html", {"movie": movie, "rewatch": was_watched, "why": why, **back})
