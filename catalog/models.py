@@ -47,6 +47,12 @@ def validate_tags(value: object) -> None:
         raise ValidationError(_("A tag can have at most %(limit)d characters."), code="tag_too_long", params={"limit": MAX_TAG_LENGTH})
 
 
+def tag_strings(tags: object) -> list[str]:
+    """A film's stored tags as strings, whatever was stored: rows written before ``validate_tags``
+    (or straight to the database) must not break the pages that show them."""
+    return [str(tag) for tag in tags if tag is not None] if isinstance(tags, list) else []
+
+
 class GenreLoadingQuerySet(models.QuerySet):
     """Adds `.with_genres(path)`: the portable replacement for prefetch_related("genres") / ("movie__genres").
 
@@ -197,9 +203,7 @@ class Movie(models.Model):
 
     @property
     def tag_list(self) -> list[str]:
-        """The tags as strings, whatever was stored: rows written before ``validate_tags`` (or
-        straight to the database) must not break the pages that show them."""
-        return [str(tag) for tag in self.tags if tag is not None] if isinstance(self.tags, list) else []
+        return tag_strings(self.tags)
 
     @property
     def decade(self) -> int | None:

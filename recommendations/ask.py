@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from catalog.models import Genre, Movie, Person
+from catalog.models import Genre, Movie, Person, tag_strings
 from catalog.text import fold_words
 from recommendations import store
 from recommendations.encoders import get_encoder
@@ -129,7 +129,7 @@ class _TitleIndex:
         by_title: dict[str, list[tuple[int, int | None, int]]] = {}
         words: set[str] = set()
         for pk, title, year, count, overview, tags in Movie.objects.values_list("pk", "title", "year", "rating_count", "overview", "tags"):
-            words |= latin_words(" ".join([title, overview, *(str(t) for t in tags if t is not None)] if isinstance(tags, list) else [title, overview]))
+            words |= latin_words(" ".join([title, overview, *tag_strings(tags)]))
             key = fold_words(title)
             for variant in {key, re.sub(r"^(the|a|an) ", "", key)}:
                 if variant:

@@ -166,7 +166,7 @@ def check_writable(out: Path) -> None:
     """Fail before any training if ``out`` cannot be written (it is written last)."""
     if out.is_dir():
         raise CommandError(f"{out}: is a directory")
-    folder = out.parent if str(out.parent) else Path(".")
+    folder = out.parent  # Path("recs.csv").parent is Path(".")
     if not folder.is_dir():
         raise CommandError(f"{folder}: output directory does not exist")
     try:
@@ -182,7 +182,7 @@ def write_recs(out: Path, users: list[str], item_ids: np.ndarray, ranked: np.nda
 
     Written beside the target, then renamed: a failed run never leaves half a file. The file gets
     the usual permissions (``mkstemp`` would leave it readable by its owner only)."""
-    folder = out.parent if str(out.parent) else Path(".")
+    folder = out.parent  # Path("recs.csv").parent is Path(".")
     n = 0
     try:
         fd, tmp = tempfile.mkstemp(prefix=".recs-", suffix=".csv", dir=folder)
