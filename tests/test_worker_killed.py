@@ -139,6 +139,33 @@ def test_chain_stalled_between_stages_is_failed_when_its_lock_expires(site):
     assert version.status == Status.FAILED and version.reason.startswith("chain stalled")
 
 
+def test_chain_stalled_between_stages_is_failed_after_twice_the_stale_period(site):
+    """A worker killed after a stage ended but before the next was sent: the lock is the chain's
+    (handed back, with an hour's expiry), and no stage beats any more."""
+    version = training.start_version(reason="test")
+    from recommendations.training.lifecycle import stale_seconds
+
+    stale = stale_seconds()
+    ModelVersion.objects.filter(pk=version.pk).update(
+        status=Status.TRAINING, progress_message="fine-tune: done", heartbeat_at=timezone.now() - timedelta(seconds=1.5 * stale)
+    )
+    TrainingState.objects.singleton().update(lock_expires_at=timezone.now() + timedelta(hours=1))
+    assert training.recover_stale() == []  # a slow hand-over is not failed early
+
+    ModelVersion.objects.filter(pk=version.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=2.5 * stale))
+    assert training.recover_stale() == [version.pk]
+    version.refresh_from_db()
+    assert version.status == Status.FAILED and "no stage started after fine-tune: done" in version.reason
+    assert TrainingState.objects.singleton().get().lock_owner == ""
+
+
+def test_a_queued_chain_still_waits_for_a_worker(site):
+    version = training.start_version(reason="test")  # queued, never claimed: no heartbeat yet
+    ModelVersion.objects.filter(pk=version.pk).update(created_at=timezone.now() - timedelta(minutes=30))
+    assert training.recover_stale() == []
+    assert ModelVersion.objects.get(pk=version.pk).status == Status.QUEUED
+
+
 def test_sweep_backs_off_after_a_failure_but_staff_can_retrain(site, settings, monkeypatch):
     settings.MOVIEREC = {**settings.MOVIEREC, "RETRAIN_AFTER_EVENTS": 1}
     sent: list[int] = []

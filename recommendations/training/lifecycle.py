@@ -207,6 +207,11 @@ def recover_stale(now: datetime | None = None) -> list[int]:
       the worker died mid-stage;
     * the chain holds the lock between stages (or before the first) past its expiry:
       the next message never ran;
+    * a started version's chain holds the lock between stages and no stage has beaten for
+      twice the stale period: the next message was never sent (a worker killed between a
+      stage's end and publishing the next) or never reached a worker. The next stage of a
+      live chain claims within seconds, so this need not wait for the hour-long expiry that
+      a queued chain gets to find a worker;
     * a running or queued version that does not hold the lock at all and has been
       silent for the stale period: orphaned.
     """
@@ -221,9 +226,13 @@ def recover_stale(now: datetime | None = None) -> list[int]:
         if state.lock_owner.startswith(f"{owner}:"):
             reason = f"worker lost: no heartbeat since {seen:%Y-%m-%d %H:%M:%S} UTC" if seen < stale_before else ""
         elif state.lock_owner == owner:
-            reason = (
-                f"chain stalled: no worker picked up the next stage by {state.lock_expires_at:%H:%M:%S} UTC" if expired else ""
-            )
+            between = version.status in RUNNING and version.heartbeat_at is not None
+            if expired:
+                reason = f"chain stalled: no worker picked up the next stage by {state.lock_expires_at:%H:%M:%S} UTC"
+            elif between and seen < now - timedelta(seconds=2 * stale_seconds()):
+                reason = f"chain stalled: no stage started after {version.progress_message or 'the last stage'} (last heartbeat {seen:%H:%M:%S} UTC)"
+            else:
+                reason = ""
         else:
             reason = "orphaned: lost the training lock" if seen < stale_before else ""
         if reason and fail_version(version.pk, reason):
