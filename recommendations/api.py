@@ -334,8 +334,10 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
     tags=["models"],
     summary="State and progress of a task (staff with the model-version view permission)",
     description=(
-        "The Celery state from the results store, with the progress of the model version the task works on. "
-        "404 when neither knows the id."
+        "For the task id a retraining returns: the state of the whole chain (PENDING while queued, STARTED while "
+        "any stage runs, SUCCESS once the version is promoted, kept or rejected, FAILURE if it failed), with the "
+        "version's progress; `task_state` is that first task's own Celery state. For other tasks, the Celery state "
+        "from the results store. 404 when neither knows the id."
     ),
     parameters=[OpenApiParameter("task_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="A Celery task id.")],
     responses={200: TaskStateSerializer, **error_responses(403, 404)},
@@ -346,6 +348,7 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
             value={
                 "task_id": "6f1c2f8e-2f57-4d8e-9d7e-3f7c3c1d2a10",
                 "state": "STARTED",
+                "task_state": "STARTED",
                 "name": "recommendations.tasks.fine_tune_encoder",
                 "date_created": "2025-05-01T02:00:01Z",
                 "date_done": None,
@@ -368,6 +371,18 @@ class TaskStateView(JsonApiMixin, APIView):
         return Response(TaskStateSerializer(state).data)
 
 
+# A model version's status as the state of the chain that builds it.
+CHAIN_STATES = {
+    ModelVersion.Status.QUEUED: "PENDING",
+    ModelVersion.Status.TRAINING: "STARTED",
+    ModelVersion.Status.EVALUATING: "STARTED",
+    ModelVersion.Status.ACTIVE: "SUCCESS",
+    ModelVersion.Status.READY: "SUCCESS",
+    ModelVersion.Status.REJECTED: "SUCCESS",
+    ModelVersion.Status.FAILED: "FAILURE",
+}
+
+
 def _task_state(task_id: str) -> dict[str, Any] | None:
     """The Celery state from django-celery-results joined with the progress of the version it trains."""
     from django_celery_results.models import TaskResult
@@ -378,16 +393,24 @@ def _task_state(task_id: str) -> dict[str, Any] | None:
     version = ModelVersion.objects.filter(task_id=task_id).first() if len(task_id) <= 64 else None
     if result is None and version is None:
         return None
+    task_state = result.status if result is not None else None
     if version is not None:
+        # The id is the chain's (its first task's): the chain is done only when the version is,
+        # whatever that first task's own Celery state says (SUCCESS after fine-tuning, or
+        # STARTED for ever when its worker was killed).
         progress = finite(float(version.progress))
+        state = CHAIN_STATES.get(version.status, "STARTED")
+        done = version.finished_at if state in ("SUCCESS", "FAILURE") else None
     else:
-        progress = 1.0 if result.status == "SUCCESS" else None
+        progress = 1.0 if task_state == "SUCCESS" else None
+        state, done = task_state, result.date_done
     return {
         "task_id": task_id,
-        "state": result.status if result is not None else version.status.upper(),
+        "state": state,
+        "task_state": task_state,
         "name": result.task_name if result is not None else None,
         "date_created": result.date_created if result is not None else None,
-        "date_done": result.date_done if result is not None else None,
+        "date_done": done,
         "progress": progress,
         "progress_message": version.progress_message if version is not None else "",
         "version": version.pk if version is not None else None,

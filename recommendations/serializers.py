@@ -166,7 +166,8 @@ class RetrainStartedSerializer(serializers.Serializer):
 
 class TaskStateSerializer(serializers.Serializer):
     task_id = serializers.CharField()
-    state = serializers.CharField(help_text="Celery state (PENDING, STARTED, SUCCESS, FAILURE, ...) or the version's.")
+    state = serializers.CharField(help_text="PENDING, STARTED, SUCCESS or FAILURE: the whole chain's for a retraining's task id, else Celery's.")
+    task_state = serializers.CharField(allow_null=True, help_text="This task's own Celery state, when the results store has it.")
     name = serializers.CharField(allow_null=True)
     date_created = serializers.DateTimeField(allow_null=True)
     date_done = serializers.DateTimeField(allow_null=True)
