@@ -286,6 +286,11 @@ MOVIEREC = {
     "PROMOTE_TOLERANCE": env_float("MOVIEREC_PROMOTE_TOLERANCE", 0.005),
     "HYBRID_MAX_SECONDS": env_float("MOVIEREC_HYBRID_MAX_SECONDS", 900.0),
     "HEARTBEAT_STALE_SECONDS": env_int("MOVIEREC_HEARTBEAT_STALE_SECONDS", 300),
+    # After a failed retraining the sweep waits this long before queueing another (staff can still
+    # start one by hand), so a deterministic failure cannot loop.
+    "RETRAIN_BACKOFF_SECONDS": env_int("MOVIEREC_RETRAIN_BACKOFF_SECONDS", 1800),
+    # How long a queued chain may wait for an ml worker before the sweep fails it.
+    "QUEUED_TIMEOUT_SECONDS": env_int("MOVIEREC_QUEUED_TIMEOUT_SECONDS", 3600),
     "EMBED_BATCH_SIZE": env_int("MOVIEREC_EMBED_BATCH_SIZE", 64),
 }
 

@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
@@ -302,6 +303,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "metrics_chart": metrics_chart(versions),
             "training_state": state,
             "lock_holder": training.lock_holder(),
+            "backoff_until": training.backoff_until(timezone.now()),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
@@ -386,5 +388,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
             "running": running,
             "state": TrainingState.objects.singleton().first(),
             "lock_holder": training.lock_holder(),
+            "backoff_until": training.backoff_until(timezone.now()),
         }
         return TemplateResponse(request, "admin/recommendations/modelversion/tasks.html", context)

@@ -31,3 +31,13 @@ def test_model_versions_page_warns_when_queued_work_is_not_picked_up(client, sta
     page = client.get(reverse("admin:recommendations_modelversion_changelist")).content.decode()
     assert f"Queued for over 5 minutes and not started: v{stuck.pk}." in page and "consuming the ml queue" in page
     assert f"v{fresh.pk}." not in page
+
+
+def test_model_versions_page_says_when_the_sweep_is_backing_off(client, staff):
+    from recommendations import training
+
+    failed = training.start_version(reason="test")
+    training.fail_version(failed.pk, "boom")
+    client.force_login(staff)
+    page = client.get(reverse("admin:recommendations_modelversion_changelist")).content.decode()
+    assert "after a failed retraining the sweep waits until" in page

@@ -176,6 +176,7 @@ def test_sweep_backs_off_after_a_failure_but_staff_can_retrain(site, settings, m
 
     outcome = training.sweep()
     assert outcome["due"] and outcome["queued"] is None and sent == []
+    assert outcome["backoff_until"] > timezone.now().isoformat()  # says why, and until when
 
     task_id = training.retrain_now()
     version = ModelVersion.objects.get(task_id=task_id)

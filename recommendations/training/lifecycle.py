@@ -243,12 +243,14 @@ def recover_stale(now: datetime | None = None) -> list[int]:
     return failed
 
 
-def _in_backoff(now: datetime) -> bool:
-    """After a failure the sweep waits before retrying, so a deterministic failure cannot loop."""
+def backoff_until(now: datetime) -> datetime | None:
+    """After a failure the sweep waits before retrying, so a deterministic failure cannot loop:
+    when that wait ends, or None when there is none."""
     last = (
         ModelVersion.objects.filter(status=Status.FAILED).order_by("-finished_at").values_list("finished_at", flat=True).first()
     )
-    return bool(last and now - last < timedelta(seconds=float(conf("RETRAIN_BACKOFF_SECONDS", 1800))))
+    until = last + timedelta(seconds=float(conf("RETRAIN_BACKOFF_SECONDS", 1800))) if last else None
+    return until if until and now < until else None
 
 
 def sweep() -> dict:
@@ -258,7 +260,10 @@ def sweep() -> dict:
     state = _state()
     due = state.pending_retrain or state.events_since_training >= int(conf("RETRAIN_AFTER_EVENTS", 500))
     outcome: dict[str, Any] = {"failed": failed, "due": due, "queued": None}
-    if due and not _in_backoff(now):
+    waiting = backoff_until(now)
+    if due and waiting is not None:
+        outcome["backoff_until"] = waiting.isoformat()
+    if due and waiting is None:
         try:
             queued = queue_retrain(
                 reason=f"sweep: {state.events_since_training} events" + (", pending" if state.pending_retrain else "")
