@@ -457,10 +457,11 @@ def _broker_check() -> dict[str, Any]:
 
 def _model_check() -> dict[str, Any]:
     try:
-        version = services.active_version()
+        pointer = services.active_pointer()
     except Exception:
         logger.warning("health: cannot read the active model", exc_info=True)
-        version = None
+        pointer = None
+    version = pointer.version if pointer is not None else None
     if version is None:
         return {"ok": False, "version": None, "status": None, "fine_tuned": False, "activated_at": None}
     return {
@@ -468,7 +469,7 @@ def _model_check() -> dict[str, Any]:
         "version": version.pk,
         "status": version.status,
         "fine_tuned": bool(version.encoder_path),
-        "activated_at": version.finished_at,
+        "activated_at": pointer.changed_at,  # when it became active (a roll-back included), not when it was built
     }
 
 

@@ -91,8 +91,10 @@ def model_version_promote(version: ModelVersion, *, reason: str = "") -> ModelVe
         ModelVersion.objects.filter(pk=previous, status=ModelVersion.Status.ACTIVE).update(status=ModelVersion.Status.READY)
     pointer.version = version
     pointer.save()
+    # The new reason goes above the old ones, not over them: a roll-back keeps the gate's verdict.
+    history = f"{reason}\n{version.reason}" if reason and version.reason and reason not in version.reason else reason or version.reason
     ModelVersion.objects.filter(pk=version.pk).update(
-        status=ModelVersion.Status.ACTIVE, reason=reason or version.reason, finished_at=version.finished_at or timezone.now()
+        status=ModelVersion.Status.ACTIVE, reason=history, finished_at=version.finished_at or timezone.now()
     )
     version.refresh_from_db()
     return version
@@ -102,8 +104,13 @@ def model_version_create(*, parent: ModelVersion | None = None, encoder_path: st
     return ModelVersion.objects.create(parent=parent, encoder_path=encoder_path, status=status)
 
 
+def active_pointer() -> ActiveModel | None:
+    """The one-row pointer at the serving version, with that version."""
+    return ActiveModel.objects.singleton().select_related("version").first()
+
+
 def active_version() -> ModelVersion | None:
-    pointer = ActiveModel.objects.singleton().select_related("version").first()
+    pointer = active_pointer()
     return pointer.version if pointer else None
 
 

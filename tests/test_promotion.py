@@ -7,6 +7,7 @@ random = worse on purpose), so the gate itself is what is tested.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -182,3 +183,30 @@ def test_admin_charts_buttons_and_tasks_view(site, client, staff, monkeypatch):
     client.post("/admin/recommendations/modelversion/rollback/")
     assert ActiveModel.objects.singleton().get().version_id == base.pk
     assert client.get("/admin/recommendations/modelversion/retrain/").status_code == 405
+
+
+def test_an_active_versions_own_zero_is_kept_and_a_rollback_keeps_the_verdict(site, staff):
+    base = fake_active_version("genre")
+    own = {"ndcg@10": 0.0, "recall@10": 0.0, "evaluated_with": None}
+    ModelVersion.objects.filter(pk=base.pk).update(metrics=own)
+    candidate = candidate_with("genre", seed=0)
+    training.evaluate_version(candidate.pk)
+    assert ModelVersion.objects.get(pk=base.pk).metrics == own  # 0.0 is a result, not "not evaluated"
+
+    verdict = ModelVersion.objects.get(pk=candidate.pk).reason
+    training.rollback(user=staff)
+    training.promote_by_hand(ModelVersion.objects.get(pk=candidate.pk), user=staff)
+    reason = ModelVersion.objects.get(pk=candidate.pk).reason
+    assert reason.startswith("promoted by hand") or "by staff" in reason.splitlines()[0]
+    assert verdict in reason  # the gate's words are still there
+
+
+def test_health_says_when_the_version_became_active(site, staff, client):
+    fake_active_version("genre")
+    candidate = candidate_with("genre", seed=0)
+    training.evaluate_version(candidate.pk)
+    back = training.rollback(user=staff)
+    body = client.get("/api/v1/health/").json()["model"]
+    assert body["version"] == back.pk
+    activated = datetime.fromisoformat(body["activated_at"].replace("Z", "+00:00"))
+    assert activated > back.finished_at  # the roll-back's time, not the day the version was built

@@ -223,7 +223,7 @@ def _evaluate(run: StageRun) -> None:
     }
     now = timezone.now()
     run.save(metrics=metrics)
-    if active is not None and base and not (active.metrics or {}).get(f"ndcg@{K}"):
+    if active is not None and base and f"ndcg@{K}" not in (active.metrics or {}):  # 0.0 is a result too
         # The active version gets its own numbers on this split, for the admin's chart across versions.
         ModelVersion.objects.filter(pk=active.pk).update(
             metrics={
