@@ -279,7 +279,7 @@ class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
         try:
             outcome = training.retrain_now(request.user)
         except busy as exc:
-            raise Conflict("A retraining is already running; poll its task, or try again when it ends.") from exc
+            raise Conflict(f"{str(exc)[:1].upper()}{str(exc)[1:]}; poll its task, or try again when it ends.") from exc
         except Exception as exc:
             logger.warning("could not start a retraining", exc_info=True)
             raise ServiceUnavailable("Could not queue the retraining (is the broker reachable?).") from exc

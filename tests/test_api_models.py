@@ -111,6 +111,7 @@ def test_retraining_while_one_runs_is_409(staff_client, db, monkeypatch):
     response = staff_client.post(URL)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "conflict"
+    assert response.json()["error"]["message"] == "Locked; poll its task, or try again when it ends."  # training's own words
 
 
 def test_retraining_that_cannot_be_queued_is_503(staff_client, db, monkeypatch):
@@ -182,3 +183,4 @@ def test_retrain_with_the_real_training_module_then_poll_its_task(staff_client, 
     assert state["state"] == "PENDING" and state["version_status"] == "queued"  # no worker runs it here
     again = staff_client.post(URL)
     assert again.status_code == 409, again.json()
+    assert f"already queued (v{body['version']}, waiting for an ml worker" in again.json()["error"]["message"]

@@ -176,7 +176,7 @@ def test_admin_charts_buttons_and_tasks_view(site, client, staff, monkeypatch):
     assert sent == [queued.pk] and f"Retraining queued as v{queued.pk}" in response.content.decode()
     assert queued.data_counts["requested_by"] == "staff"
     busy = client.post("/admin/recommendations/modelversion/retrain/", follow=True).content.decode()
-    assert "Not queued: a retraining is already running" in busy and sent == [queued.pk]
+    assert f"Not queued: a retraining is already queued (v{queued.pk}, waiting for an ml worker since" in busy and sent == [queued.pk]
 
     client.post("/admin/recommendations/modelversion/", {"action": "promote_selected", "_selected_action": [worse.pk]})
     assert ActiveModel.objects.singleton().get().version_id == worse.pk

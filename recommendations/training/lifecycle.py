@@ -40,6 +40,14 @@ class TrainingBusy(RuntimeError):
     """Another retraining holds the lock."""
 
 
+def _busy_text(owner: str) -> str:
+    """What holds the lock, as staff should read it: queued (waiting for an ml worker) or running."""
+    version = ModelVersion.objects.filter(pk=int(owner[1:].split(":")[0])).first() if owner[1:2].isdigit() else None
+    if version is not None and version.status == Status.QUEUED:
+        return f"a retraining is already queued (v{version.pk}, waiting for an ml worker since {version.created_at:%H:%M} UTC)"
+    return f"a retraining is already running ({f'v{version.pk}, {version.status}' if version else owner})"
+
+
 class BrokerUnavailable(RuntimeError):
     """The chain could not be published; the sweep retries later."""
 
@@ -151,7 +159,7 @@ def start_version(*, reason: str, requested_by: str = "", budget: dict | None = 
         expiry = now + timedelta(seconds=queued_timeout())
         free = Q(lock_owner="") | Q(lock_expires_at__isnull=True) | Q(lock_expires_at__lt=now)
         if not TrainingState.objects.singleton().filter(free).update(lock_owner=_owner(version.pk), lock_expires_at=expiry):
-            raise TrainingBusy(f"a retraining is already running ({TrainingState.objects.singleton().get().lock_owner})")
+            raise TrainingBusy(_busy_text(TrainingState.objects.singleton().get().lock_owner))
     events = _state().events_since_training
     TrainingState.objects.singleton().update(events_since_training=F("events_since_training") - events, pending_retrain=False)
     version.data_counts["events"] = events
