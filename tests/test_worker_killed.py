@@ -209,3 +209,14 @@ def test_long_opaque_call_keeps_heartbeating_from_a_side_thread(settings, tmp_pa
     assert beaten.heartbeat_at > first and beaten.progress_message == "collab: fitting"
     lock = TrainingState.objects.singleton().get()
     assert lock.lock_owner == f"v{version.pk}:task-1" and lock.lock_expires_at > timezone.now()
+
+
+def test_busy_text_names_the_holder_whatever_its_key(site):
+    from recommendations.training.lifecycle import _busy_text
+
+    queued = training.start_version(reason="test")
+    assert _busy_text(f"v{queued.pk}").startswith(f"a retraining is already queued (v{queued.pk}, waiting for an ml worker")
+    ModelVersion.objects.filter(pk=queued.pk).update(status=Status.TRAINING)
+    assert _busy_text(f"v{queued.pk}:task-1") == f"a retraining is already running (v{queued.pk}, training)"
+    objectid = "v65a1b2c3d4e5f60718293a4b"  # a MongoDB key on SQL: not a crash
+    assert _busy_text(objectid) == f"a retraining is already running ({objectid})"

@@ -57,10 +57,10 @@ def _fine_tune(run: StageRun) -> None:
     if budget.get("max_steps"):
         planned = min(planned, int(budget["max_steps"]))
     curve: list[float] = []
-    total = [planned]
     where = {"fraction": 0.0, "message": "starting"}
 
     def on_event(event: tuple) -> None:
+        nonlocal planned
         if event[0] == "stage":
             where.update(fraction=event[1], message=event[2])
             run.report(event[1], event[2], force=True, **({"loss_curve": curve} if curve else {}))
@@ -68,9 +68,9 @@ def _fine_tune(run: StageRun) -> None:
         _, step, loss, seconds = event
         curve.append(round(float(loss), 5))
         # Batches never repeat a text, so clashing pairs can add a batch or two to the plan.
-        total[0] = max(total[0], step)
-        done = max(step / max(total[0], 1), seconds / float(budget["max_seconds"]))
-        where.update(fraction=0.05 + 0.85 * done, message=f"step {step} of about {total[0]}, loss {loss:.3f}")
+        planned = max(planned, step)
+        done = max(step / max(planned, 1), seconds / float(budget["max_seconds"]))
+        where.update(fraction=0.05 + 0.85 * done, message=f"step {step} of about {planned}, loss {loss:.3f}")
         run.report(where["fraction"], where["message"], force=step == 1, loss_curve=curve)
 
     options = {

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -42,7 +43,7 @@ class TrainingBusy(RuntimeError):
 
 def _busy_text(owner: str) -> str:
     """What holds the lock, as staff should read it: queued (waiting for an ml worker) or running."""
-    version = ModelVersion.objects.filter(pk=int(owner[1:].split(":")[0])).first() if owner[1:2].isdigit() else None
+    version = _owner_version(owner)
     if version is not None and version.status == Status.QUEUED:
         return f"a retraining is already queued (v{version.pk}, waiting for an ml worker since {version.created_at:%H:%M} UTC)"
     return f"a retraining is already running ({f'v{version.pk}, {version.status}' if version else owner})"
@@ -65,6 +66,18 @@ class Skip(Exception):  # a control-flow signal, not an error
 
 def _owner(version_id: int) -> str:
     return f"v{version_id}"
+
+
+def _owner_version(owner: str) -> ModelVersion | None:
+    """The version behind a lock owner (``_owner``'s, or a stage's ``vN:token``), if it exists.
+    The key is looked up as text: an integer on SQL, an ObjectId on MongoDB."""
+    key = owner.removeprefix("v").split(":", 1)[0]
+    if not owner.startswith("v") or not key:
+        return None
+    try:
+        return ModelVersion.objects.filter(pk=key).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
 
 
 def _state() -> TrainingState:
