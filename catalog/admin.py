@@ -26,8 +26,7 @@ class TagsField(forms.CharField):
                 parsed = json.loads(text)
             except ValueError:
                 raise forms.ValidationError("Tags: a comma-separated list, or a JSON list of strings.") from None
-            validate_tags(parsed)
-            return parsed
+            return parsed  # checked by the field's validate_tags, as the comma-separated form is
         return [tag for tag in (" ".join(part.split()) for part in text.split(",")) if tag]
 
 

@@ -40,23 +40,21 @@ class CleanCharField(serializers.CharField):
 _ASCII_INT = re.compile(r"-?[0-9]{1,20}")
 
 
-class QueryIntegerField(serializers.IntegerField):
-    """An integer query parameter: ASCII digits only ("5"; not "5.0", not "٣"), or a JSON integer."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, str) and _ASCII_INT.fullmatch(data.strip()):
-            data = int(data.strip())
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class JsonIntegerField(serializers.IntegerField):
     """An integer in a JSON body: a JSON integer only ("5" and 5.0 are bad types, as for ratings)."""
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class QueryIntegerField(JsonIntegerField):
+    """An integer query parameter: ASCII digits only ("5"; not "5.0", not "٣"), or a JSON integer."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and _ASCII_INT.fullmatch(data.strip()):
+            data = int(data.strip())
         return super().to_internal_value(data)
 
 

@@ -152,8 +152,7 @@ STOP_WORDS = frozenset(
     [
         "and", "are", "but", "can", "for", "from", "get", "has", "her", "him", "his", "its", "not", "one", "our", "out",
         "she", "the", "too", "was", "who", "why", "how", "you", "any", "all", "watch", "see", "show", "give", "please",
-
-        "about", "after", "also", "before", "being", "film", "films", "from", "have", "into", "like", "more", "movie",
+        "about", "after", "also", "before", "being", "film", "films", "have", "into", "like", "more", "movie",
         "movies", "made", "make", "some", "something", "than", "that", "their", "them", "then", "there", "these", "they",
         "this", "those", "very", "want", "were", "what", "when", "where", "which", "while", "with", "would", "your",
     ]
