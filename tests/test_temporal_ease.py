@@ -141,19 +141,20 @@ def test_hybrid_fit_has_no_validation_leakage_and_refits_on_all(monkeypatch: pyt
     n_users = users.max() + 1
     s, x = stamped(users, items, stamps, (n_users, 30))
     fit, val = carve_validation(x, seed=11)
-    # Force the temporal term on, so that the cold simulations and the refit use it too.
-    real_select = hybrid.select_ease_params
+    # Force the temporal term on (as a fixed setting), so that the cold simulations and the
+    # refit use it too.
+    real_select = hybrid.select_ease
 
-    def select(*args: object, **kwargs: object) -> tuple[dict[str, float], dict]:
-        params, curve = real_select(*args, **kwargs)  # type: ignore[arg-type]
-        return {**params, "temporal_window": 2.0, "temporal_weight": 1.5}, curve
+    def select(*args: object, **kwargs: object) -> collab.EaseSelection:
+        return real_select(*args, **{**kwargs, "fixed": (10.0, 0.0, 2, 1.5)})  # type: ignore[arg-type]
 
-    monkeypatch.setattr(hybrid, "select_ease_params", select)
+    monkeypatch.setattr(hybrid, "select_ease", select)
     seen_sel = _spy_cooccurrence(monkeypatch, collab)
     seen_fit = _spy_cooccurrence(monkeypatch, hybrid)
     model = HybridModel(seed=0, cold_repeats=2).fit(fit, None, val=val, timestamps=s)
     assert model.params["temporal_weight"] == 1.5 and model.params["temporal_window"] == 2.0
-    assert len(seen_fit) == 4  # the fit part (for the low-rank term), two cold simulations, the refit
+    assert len(seen_sel) == 1  # the fit part, counted once by the selection (its weights are reused)
+    assert len(seen_fit) == 3  # two cold simulations, the refit
     fit_cells = (fit != 0).toarray()
     for m in seen_sel + seen_fit[:-1]:  # selection and cold simulations: subsets of the fit part
         cells = (m != 0).toarray()
@@ -231,3 +232,21 @@ def test_every_candidate_is_scored_on_its_own_model(monkeypatch: pytest.MonkeyPa
         b = fit_ease(sp.csr_matrix(fit, dtype=np.float32), lam, c, prior, mu, temporal)
         assert value == pytest.approx(collab._val_ndcg(xf, truth, b, 10), abs=1e-9), key
     assert params["val_ndcg"] == max(curve.values())
+
+
+@pytest.mark.parametrize("with_prior", [True, False])
+def test_kept_weights_are_the_chosen_ease_on_the_fit_part(with_prior: bool) -> None:
+    """``keep_weights`` hands back what ``fit_ease`` on the fit part with the chosen settings
+    gives (the hybrid uses them instead of computing that inverse again)."""
+    users, items, stamps = sequential(150, 30, seed=4)
+    s, x = stamped(users, items, stamps, (150, 30))
+    fit, val = carve_validation(x, seed=5)
+    prior = collab.content_prior(np.random.default_rng(1).normal(size=(30, 8)).astype(np.float32), k=5) if with_prior else None
+    chosen = collab.select_ease(x, [(1.0, 0.0), (10.0, 1.0)], fit_val=(fit, val), stamps=s, prior=prior, keep_weights=True)
+    q = chosen.params
+    window, alpha = int(q["temporal_window"]), q["temporal_weight"]
+    temporal = (temporal_cooccurrence(mask_stamps(s, fit), window), alpha) if alpha > 0 else None
+    expected = fit_ease(sp.csr_matrix(fit, dtype=np.float32), q["lam"], q["pop_reg"], prior, q["prior_weight"], temporal)
+    assert chosen.fit_weights is not None
+    assert np.allclose(chosen.fit_weights, expected, atol=1e-6)
+    assert collab.select_ease(x, [(1.0, 0.0)], fit_val=(fit, val)).fit_weights is None  # only when asked

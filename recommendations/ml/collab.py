@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +48,7 @@ __all__ = [
     "POP_REG_GRID",
     "PRIOR_WEIGHT_GRID",
     "CollabModel",
+    "EaseSelection",
     "as_csr",
     "carve_validation",
     "content_prior",
@@ -55,6 +56,7 @@ __all__ = [
     "fit_ease",
     "fit_rp3beta",
     "mask_stamps",
+    "select_ease",
     "select_ease_params",
     "stamp_matrix",
     "temporal_cooccurrence",
@@ -429,7 +431,25 @@ def temporal_grid(n_items: int) -> tuple[list[tuple[int, float]], list[tuple[flo
     return list(TEMPORAL_GRID), [(lam, c) for lam in LAMBDA_GRID for c in TEMPORAL_POP_REG_GRID]
 
 
+@dataclass
+class EaseSelection:
+    """What ``select_ease`` chose: ``params`` and ``curve`` as ``select_ease_params`` returns
+    them, and (when asked for) the chosen EASE weights fitted on the fit part."""
+
+    params: dict[str, float]
+    curve: dict[tuple[float, ...], float]
+    fit_weights: np.ndarray | None = None
+
+
 def select_ease_params(
+    x: sp.csr_matrix, grid: list[tuple[float, float]] | None = None, **options: Any
+) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
+    """``select_ease``'s chosen parameters and validation curve (its options are the same)."""
+    chosen = select_ease(x, grid, **options)
+    return chosen.params, chosen.curve
+
+
+def select_ease(
     x: sp.csr_matrix,
     grid: list[tuple[float, float]] | None = None,
     *,
@@ -440,7 +460,8 @@ def select_ease_params(
     fit_val: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
     stamps: sp.csr_matrix | None = None,
     fixed: tuple[float, float, int, float] | None = None,
-) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
+    keep_weights: bool = False,
+) -> EaseSelection:
     """Pick (λ, c), then the temporal term, then μ, by validation nDCG@k on a split carved
     from ``x`` (train only).
 
@@ -459,6 +480,10 @@ def select_ease_params(
     with other content vectors): the (λ, c) and temporal search is skipped and only μ is
     validated, from one inverse. ``search_seconds`` in the result is the time the search took
     (0 when skipped): what such a later call saves.
+
+    ``keep_weights``: also return the chosen weights fitted on the fit part (what
+    ``fit_ease`` on it would give), made from the inverse this search computes anyway, so a
+    caller that needs them saves an n³ inverse.
     """
     started = time.perf_counter()
     x = sp.csr_matrix(x, dtype=np.float32)
@@ -511,7 +536,8 @@ def select_ease_params(
     best = best_key
     search_seconds = time.perf_counter() - started if fixed is None else 0.0
     with_prior = prior is not None and any(mu != 0.0 for mu in prior_weights)
-    if with_prior or best_key not in curve:
+    term: np.ndarray | None = None
+    if with_prior or best_key not in curve or keep_weights:
         if len(best) == 5 and not g_has_term:
             g = _add_sparse(g, counts[window], alpha)
         p, reg = _ease_inverse(g, best[0], best[1], overwrite=True)
@@ -523,11 +549,14 @@ def select_ease_params(
         term = _prior_term(p, reg, prior)
         for mu in prior_weights:
             if mu != 0.0:
-                b = _ease_from_inverse(p, reg, term, mu)
                 key = (best[0], best[1], mu, *best[3:])
-                curve[key] = _val_ndcg(xf, truth, b, k)
+                curve[key] = _val_ndcg(xf, truth, _ease_from_inverse(p, reg, term, mu), k)
                 if curve[key] > curve[best_key]:
                     best_key = key
+    fit_weights = None
+    if keep_weights:
+        mu = best_key[2]
+        fit_weights = _ease_from_inverse(p, reg, term, mu)
     params = {
         "lam": best_key[0],
         "pop_reg": best_key[1],
@@ -537,7 +566,7 @@ def select_ease_params(
         "val_ndcg": curve[best_key],
         "search_seconds": search_seconds,
     }
-    return params, curve
+    return EaseSelection(params, curve, fit_weights)
 
 
 def fit_collab(

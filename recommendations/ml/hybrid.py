@@ -48,7 +48,7 @@ from .collab import (
     fit_ease,
     mask_stamps,
     scores_ndcg,
-    select_ease_params,
+    select_ease,
     stamp_matrix,
     temporal_cooccurrence,
 )
@@ -312,9 +312,19 @@ class HybridModel:
             q = reuse.params
             fixed = (q["lam"], q["pop_reg"], int(q["temporal_window"]), q["temporal_weight"])
         factor_seconds = self.factors.seconds
-        chosen, _ = select_ease_params(
-            full, default_grid(x.shape[1]), prior=prior, k=self.k, fit_val=(fit_x, val_x), stamps=stamps, fixed=fixed
+        selection = select_ease(
+            full,
+            default_grid(x.shape[1]),
+            prior=prior,
+            k=self.k,
+            fit_val=(fit_x, val_x),
+            stamps=stamps,
+            fixed=fixed,
+            keep_weights=True,
         )
+        chosen, fit_b = selection.params, selection.fit_weights
+        del selection
+        assert fit_b is not None
         lam, pop_reg, mu = chosen["lam"], chosen["pop_reg"], chosen["prior_weight"]
         window, alpha = int(chosen["temporal_window"]), float(chosen["temporal_weight"])
         use_time = stamps is not None and alpha > 0.0 and window > 0
@@ -327,7 +337,9 @@ class HybridModel:
             return temporal_cooccurrence(mask_stamps(stamps, rows), window), alpha
 
         # 1b. The low-rank terms (lowrank.py), their settings and weights on the same split.
-        terms = self.select_lowrank_terms(fit_x, val_x, fit_ease(fit_x, lam, pop_reg, prior, mu, temporal(fit_x)))
+        #     The fit part's EASE weights come from the search's own inverse.
+        terms = self.select_lowrank_terms(fit_x, val_x, fit_b)
+        del fit_b
 
         def collab_weights(rows: sp.csr_matrix) -> np.ndarray:
             return terms.add(fit_ease(rows, lam, pop_reg, prior, mu, temporal(rows)), rows)

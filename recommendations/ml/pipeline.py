@@ -273,13 +273,13 @@ def estimate_hybrid_seconds(
     overhead: float = 1.25,
     temporal: bool = False,
 ) -> float:
-    """HybridModel.fit cost: one EASE inverse per grid point, per cold simulation and for the
-    refit (times ``overhead`` for Grams and prior products), plus the blend-weight search.
-    ``temporal``: the ratings have times, so the temporal candidates and, in the worst case,
-    the (λ, c) re-search of ``collab.temporal_grid`` are tried too. The low-rank term costs one
-    more EASE fit (on the validation fit part) and an iALS fit per candidate, then, in the
-    worst case (it wins), one per cold simulation and for the refit; so does the low-pass term
-    with a sparse SVD in place of iALS."""
+    """HybridModel.fit cost: one EASE inverse per grid point, one for the winner (whose weights
+    serve the content-prior stage and the low-rank selection), one per cold simulation and one
+    for the refit (times ``overhead`` for Grams and prior products), plus the blend-weight
+    search. ``temporal``: the ratings have times, so the temporal candidates and, in the worst
+    case, the (λ, c) re-search of ``collab.temporal_grid`` are tried too. The low-rank term
+    costs an iALS fit per candidate, then, in the worst case (it wins), one per cold simulation
+    and for the refit; so does the low-pass term with a sparse SVD in place of iALS."""
     m, t_m = calibration
     t_inv = t_m * (n_items / m) ** INVERSE_EXPONENT
     n_inverses = len(default_grid(n_items)) + cold_repeats + 2
