@@ -159,9 +159,10 @@ STOP_WORDS = frozenset(
 )
 
 
-def latin_words(text: str) -> set[str]:
-    """Folded Latin-script words of three letters or more but the stop words, a plural "s" dropped."""
-    return {w.removesuffix("s") for w in re.findall(r"[a-z]{3,}", fold_words(text)) if w not in STOP_WORDS}
+def latin_words(text: str, min_length: int = 3) -> set[str]:
+    """Folded Latin-script words of ``min_length`` letters or more but the stop words, a plural "s" dropped."""
+    found = re.findall(rf"[a-z]{{{min_length},}}", fold_words(text))
+    return {w.removesuffix("s") for w in found if w not in STOP_WORDS}
 
 
 def words_unknown(text: str) -> bool:

@@ -26,7 +26,7 @@ from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem, a
 from catalog.templatetags.movierec import genre_name
 from catalog.views import card_context
 from recommendations import selectors
-from recommendations.ask import STOP_WORDS, AskResult, ask
+from recommendations.ask import AskResult, ask, latin_words
 from recommendations.engine import Rec
 from recommendations.onboarding import MIN_RATINGS, onboarding_films
 
@@ -156,12 +156,6 @@ def onboarding_done(request: HttpRequest) -> HttpResponse:
 
 
 
-def _words(text: str) -> set[str]:
-    """Content words of four letters or more, lower case, with a plural "s" dropped."""
-    words = (w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]{3,}", text))
-    return {w.removesuffix("s") for w in words if w not in STOP_WORDS}
-
-
 def explain_answer(answer: AskResult) -> tuple[str, str]:
     """(what was understood from the request, a note) in the active language."""
     constraints = answer.constraints
@@ -196,8 +190,9 @@ def item_why(movie: Movie, answer: AskResult, request_text: str) -> str:
         bits.append(_("like %(titles)s") % {"titles": titles})
     if matched:
         bits.append(_("matches your request: %(what)s") % {"what": _(", ").join(matched)})
-    asked = _words(request_text)
-    own = _words(" ".join([movie.title, movie.overview, *movie.tag_list]))
+    # Four letters or more: a shared "war" or "man" explains little.
+    asked = latin_words(request_text, min_length=4)
+    own = latin_words(" ".join([movie.title, movie.overview, *movie.tag_list]), min_length=4)
     shared = [w for w in sorted(asked & own) if w not in {g.lower() for g in genres}][:3]
     if shared:
         quoted = _(", ").join(pgettext("quoted word", "“%(word)s”") % {"word": w} for w in shared)

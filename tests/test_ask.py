@@ -3,7 +3,7 @@
 import pytest
 
 from catalog.models import Movie
-from recommendations.ask import ask, find_mentions, parse_constraints
+from recommendations.ask import ask, find_mentions, latin_words, parse_constraints
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +77,8 @@ def test_a_known_word_or_person_still_gets_answers(starter_model):
     director = Person.objects.filter(credits__role="director").first()
     assert ask(None, f"anything by {director.name} zzzzqqq", k=5).items  # a name counts as known
     assert not ask(None, "我想看 zzzz", k=5).unknown_words  # other scripts are not judged
+
+
+def test_latin_words_fold_and_drop_short_and_stop_words() -> None:
+    assert latin_words("The Heists of Amélie, at war") == {"heist", "amelie", "war"}
+    assert latin_words("The Heists of Amélie, at war", min_length=4) == {"heist", "amelie"}
