@@ -33,6 +33,8 @@ STATUS_COLOURS = {
     "queued": "#9e9e9e",
 }
 DONE_STATUSES = ("active", "ready")
+# Celery task states that are not final.
+UNFINISHED_TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY")
 SERIES_COLOURS = ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a")
 
 
@@ -375,7 +377,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         rows = []
         for r in results:
             version = versions.get(version_of.get(r.task_id, -1))
-            rows.append({"result": r, "version": version, "bar": progress_bar(version.progress) if version else ""})
+            # Celery keeps STARTED for a task whose worker was killed; its version's failure
+            # (set by the sweep) says it will never finish.
+            lost = r.status in UNFINISHED_TASK_STATES and version is not None and version.status == ModelVersion.Status.FAILED
+            state = f"{r.status}, lost (the version failed)" if lost else r.status
+            rows.append({"result": r, "state": state, "version": version, "bar": progress_bar(version.progress) if version else ""})
         running = [
             {"version": v, "bar": progress_bar(v.progress, STATUS_COLOURS.get(v.status, "#999"))}
             for v in ModelVersion.objects.filter(status__in=["queued", "training", "evaluating"]).order_by("-pk")
