@@ -65,7 +65,7 @@ def fit_site_hybrid(
     data or the budget cannot afford a fit on every film (the site must be able to
     recommend every film, so unlike ``recommend_offline`` the catalogue is never cut).
     """
-    from recommendations.ml.pipeline import plan_hybrid
+    from recommendations.ml.budget import plan_hybrid
 
     started = time.perf_counter()
     movie_ids = np.asarray(movie_ids)  # int64 or ObjectIds (recommendations.ids)

@@ -1,6 +1,6 @@
 """A hybrid fit computes each EASE inverse once: one per (λ, c) candidate, one for the winner
 (whose weights serve the content-prior stage and the low-rank selection), one per cold
-simulation and one for the refit, as ``pipeline.estimate_hybrid_seconds`` counts them."""
+simulation and one for the refit, as ``budget.estimate_hybrid_seconds`` counts them."""
 
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def test_pipeline_uses_times_only_when_they_order_something() -> None:
 
 
 def test_cost_model_counts_the_temporal_inverses() -> None:
-    from recommendations.ml.pipeline import estimate_hybrid_seconds
+    from recommendations.ml.budget import estimate_hybrid_seconds
 
     cal = (1000, 0.1)
     for n in (1500, 8000):

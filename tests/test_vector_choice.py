@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from recommendations.ml import pipeline
+from recommendations.ml.budget import Budget
 from recommendations.ml.collab import carve_validation, stamp_matrix
 from recommendations.ml.hybrid import HybridModel
-from recommendations.ml.pipeline import Budget, Dataset, PipelineConfig, run_pipeline
+from recommendations.ml.pipeline import Dataset, PipelineConfig, run_pipeline
 from tests.test_recommend_offline import fakes  # noqa: F401  (fixture)
 
 

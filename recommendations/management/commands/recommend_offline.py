@@ -55,11 +55,10 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from recommendations.ml.budget import Budget, process_age_seconds
         from recommendations.ml.pipeline import (
-            Budget,
             PipelineConfig,
             build_dataset,
-            process_age_seconds,
             recommend,
             run_pipeline,
             vector_choice_text,
