@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from recommendations.ids import ids_from_store, ids_to_store
-from recommendations.ml.hybrid import zscore
+from recommendations.ml.hybrid import rank_zscore
 from recommendations.models import ActiveModel, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -111,11 +111,18 @@ def _attach_ratings_model(bundle: Bundle, version: ModelVersion) -> None:
 
 
 def _popularity(movie_ids: np.ndarray) -> np.ndarray:
-    """log(1 + rating count) per row, z-scored: a prior that does not swamp taste."""
-    from catalog.models import Movie
+    """The site's prior for each row: how many people rated the film, and how well.
 
-    counts = dict(Movie.objects.values_list("pk", "rating_count"))
-    return zscore(np.log1p(np.array([counts.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32)))
+    ``Σ (rating - midpoint of the scale)`` counts a film up per liking and down per dislike, so
+    one 0.5★ does not make a film "popular" for everyone. Its ranks are z-scored (ties share a
+    rank), which bounds the prior to ±√3 whatever the catalogue: z-scoring raw counts gave a
+    film with the only rating on a new site a prior of ~20, above any taste score.
+    """
+    from catalog.models import RATING_MAX, RATING_MIN, Movie
+
+    midpoint = (RATING_MIN + RATING_MAX) / 2
+    net = {pk: total - midpoint * count for pk, count, total in Movie.objects.values_list("pk", "rating_count", "rating_sum")}
+    return rank_zscore(np.array([net.get(m, 0.0) for m in movie_ids.tolist()], dtype=np.float64))
 
 
 class _ServingState:

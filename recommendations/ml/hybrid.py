@@ -37,6 +37,7 @@ from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.stats import rankdata
 
 from .collab import (
     CollabModel,
@@ -117,6 +118,16 @@ def zscore(values: np.ndarray) -> np.ndarray:
     v = np.asarray(values, dtype=np.float64)
     std = float(v.std())
     return ((v - v.mean()) / std if std > 1e-12 else np.zeros_like(v)).astype(np.float32)
+
+
+def rank_zscore(values: np.ndarray) -> np.ndarray:
+    """Mid-ranks scaled to mean 0 and variance 1 for distinct values (a uniform on ±√3); all zeros
+    when every value is the same."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.float32)
+    quantile = (rankdata(values) - 0.5) / n  # in (0, 1); ties share their mean rank
+    return ((quantile - 0.5) * 2 * np.sqrt(3.0)).astype(np.float32)
 
 
 def zscore_rows(scores: np.ndarray, exclude: sp.csr_matrix | None = None) -> np.ndarray:
