@@ -200,14 +200,25 @@ def recommend_for_user(user, k: int = 20, *, genre: str = "", decade: int | None
     if not isinstance(shortlist, Shortlist) or shortlist.version_id != bundle.version_id:
         shortlist = _compute_shortlist(bundle, user)
         cache.set(key, shortlist, CACHE_SECONDS)
-    return _pick(shortlist, k, genre, decade, bundle)
+    picked = _pick(shortlist, k, genre, decade, bundle)
+    if len(picked) < k and (genre or decade is not None) and len(shortlist.movie_ids) >= CANDIDATES:
+        # The shortlist holds too few films of this genre or decade: rank the user's scores
+        # again over the films that pass the filter (not cached: filters are many).
+        only = _rows(bundle, id_array(_allowed(None, genre, decade)))
+        picked = _pick(_compute_shortlist(bundle, user, only=only, size=k), k, "", None, bundle)
+    return picked
 
 
-def _compute_shortlist(bundle: store.Bundle, user) -> Shortlist:
+def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = None, size: int = CANDIDATES) -> Shortlist:
+    """The user's ``size`` best candidates with their explanations; ``only``: rows to choose from."""
     profile = user_profile(user)
     scores, rated_rows, weights = score_user(bundle, profile)
     exclude = np.concatenate([rated_rows, _rows(bundle, profile.hidden_ids)])
-    top, top_scores = _top(scores, exclude, CANDIDATES)
+    if only is not None:
+        outside = np.ones(len(scores), dtype=bool)
+        outside[only] = False
+        exclude = np.concatenate([exclude, np.flatnonzero(outside)])
+    top, top_scores = _top(scores, exclude, size)
     known = _mask(bundle, profile.movie_ids)
     values = profile.values[known]
     pairs = _explain_pairs(bundle, top, rated_rows, weights)
@@ -242,8 +253,9 @@ def _pick(shortlist: Shortlist, k: int, genre: str, decade: int | None, bundle: 
     return kept
 
 
-def _allowed(movie_ids: list[int], genre: str, decade: int | None) -> set[int]:
-    qs = Movie.objects.filter(pk__in=movie_ids)
+def _allowed(movie_ids: list[int] | None, genre: str, decade: int | None) -> set[int]:
+    """The films among ``movie_ids`` (None: the whole catalogue) that pass the filters."""
+    qs = Movie.objects.all() if movie_ids is None else Movie.objects.filter(pk__in=movie_ids)
     if genre:
         qs = qs.filter(genres__slug=genre)
     if decade is not None:
