@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Genre
 from catalog.serializers import (
     MAX_K,
     YEAR_MAX,
@@ -71,6 +72,12 @@ class RecommendationQuerySerializer(serializers.Serializer):
     k = QueryIntegerField(required=False, default=DEFAULT_K, min_value=1, max_value=MAX_K, help_text="How many films (≤ 100).")
     genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Only this genre (slug).")
     decade = DecadeField(required=False, help_text="Only films of this decade, e.g. 1990.")
+
+    def validate_genre(self, value: str) -> str:
+        # An unknown slug would silently give an empty list.
+        if value and not Genre.objects.filter(slug=value).exists():
+            raise serializers.ValidationError(f"No genre with the slug {value!r}.")
+        return value
 
 
 class RecommendationListSerializer(serializers.Serializer):

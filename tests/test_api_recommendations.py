@@ -115,7 +115,10 @@ def test_genre_and_decade_filters(client, user, films):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "ten"}, "k"), ({"decade": 1995}, "decade"), ({"decade": "x"}, "decade")],
+    [
+        ({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "ten"}, "k"), ({"decade": 1995}, "decade"), ({"decade": "x"}, "decade"),
+        ({"genre": "nosuch"}, "genre"),
+    ],
 )
 def test_bad_parameters_give_400_with_the_field(client, films, params, field):
     response = client.get(URL, params)
