@@ -63,4 +63,4 @@ EXPOSE 8000
 #   share one model per process instead of one per request slot.
 # - --max-requests recycles a worker now and then to bound slow leaks; the next
 #   request in that worker pays the model load (a few seconds), so not often.
-CMD ["sh", "-c", "exec gunicorn movierec.wsgi --bind 0.0.0.0:8000 --worker-class gthread --workers \"$WEB_WORKERS\" --threads \"$WEB_THREADS\" --timeout 120 --graceful-timeout 30 --max-requests 5000 --max-requests-jitter 500 --worker-tmp-dir /dev/shm --access-logfile -"]
+CMD ["sh", "-c", "exec gunicorn movierec.wsgi -c python:movierec.gunicorn_conf --bind 0.0.0.0:8000 --worker-class gthread --workers \"$WEB_WORKERS\" --threads \"$WEB_THREADS\" --timeout 120 --graceful-timeout 30 --max-requests 5000 --max-requests-jitter 500 --worker-tmp-dir /dev/shm --access-logfile -"]

@@ -292,6 +292,9 @@ MOVIEREC = {
     # How long a queued chain may wait for an ml worker before the sweep fails it.
     "QUEUED_TIMEOUT_SECONDS": env_int("MOVIEREC_QUEUED_TIMEOUT_SECONDS", 3600),
     "EMBED_BATCH_SIZE": env_int("MOVIEREC_EMBED_BATCH_SIZE", 64),
+    # Each web worker loads the request encoder in the background as it starts
+    # (movierec/gunicorn_conf.py), so the first plain-words request does not wait ~15 s for it.
+    "WARM_ENCODER": env_bool("MOVIEREC_WARM_ENCODER", True),
 }
 
 # --- REST framework -------------------------------------------------------

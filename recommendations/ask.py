@@ -8,8 +8,10 @@ taste, and ranked over the stored film matrix. Nothing is generated.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,8 @@ from recommendations import store
 from recommendations.encoders import get_encoder
 from recommendations.ids import as_key
 from recommendations.ml.ranking import top_k
+
+logger = logging.getLogger(__name__)
 
 MAX_TEXT = 300
 MAX_TITLE_WORDS = 8
@@ -215,6 +219,30 @@ def _pick(candidates: list[tuple[int, int | None, int]], years: list[int]) -> in
         if year in years:
             return pk
     return max(candidates, key=lambda c: c[2])[0]
+
+
+def warm_up() -> bool:
+    """Load the active version's request encoder and run it once (the first call traces the
+    graph), so the first plain-words request is served at the speed of the others. Returns
+    whether it did; never raises, since it runs beside a web worker's first requests."""
+    from django.conf import settings
+
+    from recommendations.models import ModelVersion
+
+    if not settings.MOVIEREC.get("WARM_ENCODER", True):
+        return False
+    try:
+        bundle = store.active_bundle()
+        if bundle is None:
+            return False
+        started = time.perf_counter()
+        version = ModelVersion.objects.get(pk=bundle.version_id)
+        get_encoder(version.encoder_path).embed(["a film to warm up the encoder"])
+        logger.info("request encoder of v%s ready in %.1f s", version.pk, time.perf_counter() - started)
+        return True
+    except Exception:
+        logger.exception("warming up the request encoder failed; the first request will load it")
+        return False
 
 
 def ask(user, text: str, k: int = 10) -> AskResult:

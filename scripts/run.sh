@@ -33,7 +33,7 @@ keep() {
   done
 }
 # No --preload: TensorFlow must never be initialised in a parent that forks.
-keep web .venv/bin/gunicorn movierec.wsgi -b "127.0.0.1:${PORT}" -w "${WEB_WORKERS:-2}" -k gthread --threads 4 \
+keep web .venv/bin/gunicorn movierec.wsgi -c python:movierec.gunicorn_conf -b "127.0.0.1:${PORT}" -w "${WEB_WORKERS:-2}" -k gthread --threads 4 \
   --timeout 120 --access-logfile - & pids+=($!)
 keep worker-default .venv/bin/celery -A movierec worker -Q default -n default@%h --pool=threads -c 4 -l info & pids+=($!)
 keep worker-ml .venv/bin/celery -A movierec worker -Q ml -n ml@%h --pool=solo -l info & pids+=($!)
