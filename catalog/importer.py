@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
+import http.client
+import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sized
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,15 +20,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.text import slugify
 
 from catalog.models import Credit, Genre, Movie, Person, Rating
-from catalog.movielens import ParsedDataset, RatingArrays
-from catalog.text import fold
+from catalog.movielens import ParsedDataset, ParsedMovie, RatingArrays
+from catalog.text import fold, fold_words
 from movierec.mongo import atomic
 
 ML_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 ML_SMALL_SHA256 = "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"
+# The zip is ~1 MB: 8 MB is room for a changed file, and stops a server that never ends the body.
+DOWNLOAD_MAX_BYTES = 8 << 20
+DOWNLOAD_DEADLINE = 600  # seconds for the whole transfer: a server trickling bytes never trips a socket timeout
 BATCH = 2000
 CHUNK = 50_000  # rating model instances held at once
 UPDATE_BATCH = 500
@@ -48,32 +54,71 @@ class ImportStats:
     ratings_created: int = 0
     ratings_updated: int = 0
     credits_created: int = 0
+    movies_linked: int = 0  # films without a MovieLens id (e.g. the starter catalogue) matched by title and year
+    movies_kept: int = 0  # films whose stored values differ from the files and were left as stored
 
     @property
     def changed(self) -> bool:
-        return any(vars(self).values())
+        return any(value for name, value in vars(self).items() if name != "movies_kept")
 
 
 class DownloadError(RuntimeError):
     pass
 
 
-def download_ml_small(dest: Path, *, url: str = ML_SMALL_URL, sha256: str = ML_SMALL_SHA256) -> Path:
+def download_ml_small(
+    dest: Path,
+    *,
+    url: str = ML_SMALL_URL,
+    sha256: str = ML_SMALL_SHA256,
+    max_bytes: int = DOWNLOAD_MAX_BYTES,
+    deadline: float = DOWNLOAD_DEADLINE,
+) -> Path:
     """Fetch the GroupLens zip, refuse it unless its sha256 matches, and unpack it."""
     dest.mkdir(parents=True, exist_ok=True)
     archive = dest / "ml-latest-small.zip"
     if not archive.exists() or _sha256(archive) != sha256:
         tmp = archive.with_suffix(".part")
-        with urllib.request.urlopen(url, timeout=60) as response, tmp.open("wb") as out:
-            shutil.copyfileobj(response, out)
-        digest = _sha256(tmp)
-        if digest != sha256:
-            tmp.unlink()
-            raise DownloadError(f"sha256 mismatch for {url}: got {digest}, expected {sha256}")
-        tmp.replace(archive)
+        try:
+            _fetch(url, tmp, max_bytes=max_bytes, deadline=deadline)
+            digest = _sha256(tmp)
+            if digest != sha256:
+                raise DownloadError(f"sha256 mismatch for {url}: got {digest}, expected {sha256}")
+            tmp.replace(archive)
+        finally:
+            tmp.unlink(missing_ok=True)  # a partial file is never reused, whatever stopped the transfer (also Ctrl-C)
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(dest)
     return dest / "ml-latest-small"
+
+
+def _fetch(url: str, out_path: Path, *, max_bytes: int, deadline: float) -> None:
+    """Stream `url` into `out_path`, within `deadline` seconds and `max_bytes` bytes."""
+    ends = time.monotonic() + deadline
+    try:
+        with urllib.request.urlopen(url, timeout=min(60.0, deadline)) as response, out_path.open("wb") as out:
+            declared = response.headers.get("Content-Length")
+            expected = int(declared) if declared and declared.isdigit() else None
+            if expected is not None and expected > max_bytes:
+                raise DownloadError(f"{url} is {expected:,} bytes, more than the {max_bytes:,} expected at most")
+            received = 0
+            while True:
+                # read1 returns what has arrived: read(n) would wait for all n bytes of a slow server.
+                block = response.read1(1 << 16)
+                if not block:
+                    break
+                received += len(block)
+                if received > max_bytes:
+                    raise DownloadError(f"{url} sent more than {max_bytes:,} bytes; stopped")
+                if time.monotonic() > ends:
+                    raise DownloadError(f"{url} took longer than {deadline:g} s; stopped after {received:,} bytes")
+                out.write(block)
+    except http.client.IncompleteRead as exc:
+        raise DownloadError(f"incomplete download from {url}: the connection closed early ({exc})") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DownloadError(f"could not download {url}: {exc}") from exc
+    if expected is not None and received < expected:
+        raise DownloadError(f"incomplete download from {url}: got {received:,} of {expected:,} bytes")
 
 
 def _sha256(path: Path) -> str:
@@ -104,13 +149,19 @@ def sqlite_page_cache(megabytes: int) -> Iterator[None]:
         return
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
-        previous = cursor.fetchone()[0]
+        previous = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA cache_size = {-int(megabytes) * 1024}")
     try:
         yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+    except BaseException:
+        # The error may have broken the transaction, and Django then refuses every query
+        # (TransactionManagementError) and would hide the error, or a Ctrl-C, behind its own:
+        # the raw DB-API connection still takes the PRAGMA, and a failure to restore must not win.
+        with suppress(Exception):  # the error being raised matters more than the cache size
+            connection.connection.execute(f"PRAGMA cache_size = {previous}")
+        raise
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA cache_size = {previous}")
 
 
 @atomic
@@ -120,68 +171,175 @@ def import_dataset(
     progress: Progress = _no_progress,
     chunk_size: int | None = None,
     cache_mb: int = IMPORT_CACHE_MB,
+    overwrite: bool = False,
 ) -> ImportStats:
-    """Write a parsed dataset; ratings go in chunks of `chunk_size` (default CHUNK) model instances."""
+    """Write a parsed dataset; ratings go in chunks of `chunk_size` (default CHUNK) model instances.
+
+    Films are added, and their blank fields filled, but what is stored (staff edits, values from
+    other files) is never replaced or blanked and genre links and credits are never removed,
+    unless `overwrite`: then the files' values replace the stored ones, for the fields the files
+    give (a side file that was not given, or does not cover a film, leaves its fields alone).
+    """
     with sqlite_page_cache(cache_mb):
-        return _import(data, progress, chunk_size)
+        return _import(data, progress, chunk_size, overwrite)
 
 
-def _import(data: ParsedDataset, progress: Progress, chunk_size: int | None) -> ImportStats:
+@dataclass
+class _FilmChanges:
+    """Film pks by what the import did to them; `updated_at` must move for every changed film."""
+
+    created: set[Any] = field(default_factory=set)
+    written: set[Any] = field(default_factory=set)  # fields updated (updated_at set in the same write)
+    relinked: set[Any] = field(default_factory=set)  # genre links or credits changed
+    kept: set[Any] = field(default_factory=set)  # stored values differing from the files, left as they are
+
+
+def _import(data: ParsedDataset, progress: Progress, chunk_size: int | None, overwrite: bool) -> ImportStats:
     stats = ImportStats()
+    changes = _FilmChanges()
     genres = _ensure_genres({g for m in data.movies.values() for g in m.genres})
-    movies = _upsert_movies(data, stats, progress)
-    _sync_genres(data, movies, genres)
-    _sync_credits(data, movies, stats, progress)
+    movies = _upsert_movies(data, stats, progress, overwrite, changes)
+    _sync_genres(data, movies, genres, progress, overwrite, changes)
+    _sync_credits(data, movies, stats, progress, overwrite, changes)
+    # bulk_update and link changes skip auto_now: without this the ask index (keyed on the newest
+    # updated_at) would not see the import.
+    _touch(changes.relinked - changes.written - changes.created)
+    stats.movies_updated = len((changes.written | changes.relinked) - changes.created)
+    stats.movies_kept = len(changes.kept - changes.created)
     user_ids = np.unique(data.ratings.user)
     users = _ensure_users(user_ids, stats, chunk_size or CHUNK)
     _upsert_ratings(data.ratings, movies, [users[u] for u in user_ids.tolist()], user_ids, stats, progress, chunk_size or CHUNK)
     return stats
 
 
+def _genre_slug(name: str) -> str:
+    """slugify(name), or for a name without letters or digits ("???", non-Latin) a stable slug from its hash."""
+    return slugify(name)[:64].strip("-") or f"genre-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
 def _ensure_genres(names: set[str]) -> dict[str, Genre]:
-    existing = {g.name: g for g in Genre.objects.all()}
-    missing = [Genre(name=n, slug=slugify(n)) for n in sorted(names - existing.keys())]
-    Genre.objects.bulk_create(missing)
-    return {g.name: g for g in Genre.objects.all()}
+    """Name in the file -> Genre; a name whose slug is taken ("Sci Fi" after "Sci-Fi") reuses that genre."""
+    stored = list(Genre.objects.all())
+    by_name = {g.name: g for g in stored}
+    by_slug = {g.slug: g for g in stored}
+    found: dict[str, Genre] = {}
+    new: list[Genre] = []
+    for name in sorted(names):
+        slug = _genre_slug(name)
+        genre = by_name.get(name) or by_slug.get(slug)
+        if genre is None:
+            genre = by_name[name] = by_slug[slug] = Genre(name=name, slug=slug)
+            new.append(genre)
+        found[name] = genre
+    if new:
+        Genre.objects.bulk_create(new)
+        fresh = {g.slug: g for g in Genre.objects.all()}  # pks of the new rows on any backend
+        found = {name: fresh[genre.slug] for name, genre in found.items()}
+    return found
 
 
 MOVIE_FIELDS = ["title", "title_key", "year", "imdb_id", "tmdb_id", "overview", "tagline", "runtime", "tags"]
+SIDE_FIELDS = ("imdb_id", "tmdb_id", "overview", "tagline", "runtime", "tags")  # only when a side file gave them
 
 
-def _upsert_movies(data: ParsedDataset, stats: ImportStats, progress: Progress) -> dict[int, Movie]:
+def _file_values(parsed: ParsedMovie) -> dict[str, Any]:
+    """The fields the files give for a film: title and year always, the others if a side file covered it."""
+    values: dict[str, Any] = {"title": parsed.title, "year": parsed.year}
+    values.update((name, getattr(parsed, name)) for name in SIDE_FIELDS if name in parsed.given)
+    return values
+
+
+def _blank(value: object) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _merge(movie: Movie, values: dict[str, Any], overwrite: bool) -> tuple[set[str], bool]:
+    """Apply the files' values to a stored film; returns (the fields set, anything left differing)."""
+    wrote: set[str] = set()
+    differs = False
+    for name, new in values.items():
+        old = getattr(movie, name)
+        if old == new:
+            continue
+        if overwrite or _blank(old):
+            setattr(movie, name, new)
+            wrote.add(name)
+        else:
+            differs = True  # a staff edit, or a value from another source: kept
+    if "title" in wrote:
+        movie.title_key = fold(movie.title)
+        wrote.add("title_key")
+    return wrote, differs
+
+
+def _upsert_movies(data: ParsedDataset, stats: ImportStats, progress: Progress, overwrite: bool, changes: _FilmChanges) -> dict[int, Movie]:
     # Only the compared fields: loading 87k whole films (overviews, dates) twice cost more than the writes.
+    fields = ("pk", "movielens_id", *MOVIE_FIELDS)
     imported = Movie.objects.filter(movielens_id__isnull=False)
-    existing = {m.movielens_id: m for m in imported.only("pk", "movielens_id", *MOVIE_FIELDS)}
+    existing = {m.movielens_id: m for m in imported.only(*fields)}
+    # Films without a MovieLens id (the starter catalogue, staff additions) are matched by folded
+    # title and year, so loading MovieLens after them does not duplicate them.
+    unlinked: dict[tuple[str, int | None], list[Movie]] = defaultdict(list)
+    for movie in Movie.objects.filter(movielens_id__isnull=True).only(*fields).order_by("pk"):
+        unlinked[(fold_words(movie.title), movie.year)].append(movie)
     counters = _file_counters(data)
-    to_create, to_update = [], []
+    to_create: list[Movie] = []
+    # Grouped by the fields that changed: bulk_update writes every listed field of every film (a
+    # CASE per field), and filling overviews wrote 9,700 films 2.5x faster than with all fields.
+    to_update: dict[frozenset[str], list[Movie]] = defaultdict(list)
     for parsed in progress("films", list(data.movies.values())):
-        values = {
-            "title": parsed.title,
-            "title_key": fold(parsed.title),
-            "year": parsed.year,
-            "imdb_id": parsed.imdb_id,
-            "tmdb_id": parsed.tmdb_id,
-            "overview": parsed.overview,
-            "tagline": parsed.tagline,
-            "runtime": parsed.runtime,
-            "tags": parsed.tags,
-        }
         movie = existing.get(parsed.movielens_id)
+        linked = False
+        if movie is None and (candidates := unlinked.get((fold_words(parsed.title), parsed.year))):
+            movie, linked = candidates.pop(0), True
+            movie.movielens_id = parsed.movielens_id
+            stats.movies_linked += 1
         if movie is None:
             # A new film has no stored ratings: its counters are the file's, so no update pass later.
             count, total = counters.get(parsed.movielens_id, (0, 0.0))
-            to_create.append(Movie(movielens_id=parsed.movielens_id, rating_count=count, rating_sum=total, **values))
-        elif any(getattr(movie, k) != v for k, v in values.items()):
-            for key, value in values.items():
-                setattr(movie, key, value)
-            to_update.append(movie)
-    Movie.objects.bulk_create(to_create, batch_size=BATCH)
-    if to_update:
-        Movie.objects.bulk_update(to_update, MOVIE_FIELDS, batch_size=500)
-    stats.movies_created, stats.movies_updated = len(to_create), len(to_update)
+            values = {name: getattr(parsed, name) for name in ("title", "year", *SIDE_FIELDS)}
+            to_create.append(Movie(movielens_id=parsed.movielens_id, title_key=fold(parsed.title), rating_count=count, rating_sum=total, **values))
+            continue
+        wrote, differs = _merge(movie, _file_values(parsed), overwrite)
+        if linked:
+            wrote.add("movielens_id")
+        if wrote:
+            to_update[frozenset(wrote)].append(movie)
+        if differs:
+            changes.kept.add(movie.pk)
+    for batch in progress("new films", RowBatches(_slices(to_create, BATCH), len(to_create))):
+        Movie.objects.bulk_create(batch)
+    now = timezone.now()
+    batches = (_FilmBatch(films, fields) for fields, group in to_update.items() for films in _slices(group, UPDATE_BATCH))
+    for batch in progress("film updates", RowBatches(batches, sum(map(len, to_update.values())))):
+        for movie in batch:
+            movie.updated_at = now  # bulk_update skips auto_now
+        Movie.objects.bulk_update(batch, [*sorted(batch.fields), "updated_at"])
+    stats.movies_created = len(to_create)
+    changes.created = {m.pk for m in to_create}
+    changes.written = {m.pk for films in to_update.values() for m in films}
     wanted = set(data.movies)
     counted = imported.only("pk", "movielens_id", "rating_count", "rating_sum")
     return {m.movielens_id: m for m in counted if m.movielens_id in wanted}
+
+
+class _FilmBatch(list):
+    """Films to write and the fields to write; a list, so a progress bar counts its films."""
+
+    def __init__(self, films: Iterable[Movie], fields: frozenset[str]) -> None:
+        super().__init__(films)
+        self.fields = fields
+
+
+def _slices(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _touch(pks: Iterable[Any]) -> None:
+    now, pks = timezone.now(), list(pks)
+    for batch in _slices(pks, UPDATE_BATCH):
+        Movie.objects.filter(pk__in=batch).update(updated_at=now)
 
 
 def _file_counters(data: ParsedDataset) -> dict[int, tuple[int, float]]:
@@ -193,35 +351,71 @@ def _file_counters(data: ParsedDataset) -> dict[int, tuple[int, float]]:
     return dict(zip(ids.tolist(), zip(counts.tolist(), sums.tolist(), strict=True), strict=True))
 
 
-def _sync_genres(data: ParsedDataset, movies: dict[int, Movie], genres: dict[str, Genre]) -> None:
+def _sync_genres(
+    data: ParsedDataset, movies: dict[int, Movie], genres: dict[str, Genre], progress: Progress, overwrite: bool, changes: _FilmChanges
+) -> None:
+    """Add the files' genre links; links the files lack (staff added them) go only with `overwrite`."""
     through = Movie.genres.through
-    have = set(through.objects.values_list("movie_id", "genre_id"))
-    want = {(movies[mid].pk, genres[g].pk) for mid, parsed in data.movies.items() for g in parsed.genres}
     movie_pks = {m.pk for m in movies.values()}
-    stale = [pair for pair in have - want if pair[0] in movie_pks]
-    for movie_id, genre_id in stale:
-        through.objects.filter(movie_id=movie_id, genre_id=genre_id).delete()
-    through.objects.bulk_create([through(movie_id=m, genre_id=g) for m, g in sorted(want - have)], batch_size=BATCH)
+    have = {pair for pair in through.objects.values_list("movie_id", "genre_id") if pair[0] in movie_pks}
+    want = {(movies[mid].pk, genres[g].pk) for mid, parsed in data.movies.items() for g in parsed.genres}
+    extra: dict[Any, list[Any]] = defaultdict(list)
+    for movie_id, genre_id in have - want:
+        extra[movie_id].append(genre_id)
+    if overwrite:
+        for movie_id, genre_ids in extra.items():
+            through.objects.filter(movie_id=movie_id, genre_id__in=genre_ids).delete()
+        changes.relinked |= extra.keys()
+    else:
+        changes.kept |= extra.keys()
+    missing = sorted(want - have)
+    changes.relinked |= {movie_id for movie_id, _ in missing}
+    for batch in progress("genre links", RowBatches(_slices(missing, BATCH), len(missing))):
+        through.objects.bulk_create([through(movie_id=m, genre_id=g) for m, g in batch])
 
 
-def _sync_credits(data: ParsedDataset, movies: dict[int, Movie], stats: ImportStats, progress: Progress) -> None:
-    names = {n for p in data.movies.values() for n in (*p.directors, *p.cast)}
-    if not names:
+def _sync_credits(
+    data: ParsedDataset, movies: dict[int, Movie], stats: ImportStats, progress: Progress, overwrite: bool, changes: _FilmChanges
+) -> None:
+    """Credits of films that have none; with `overwrite`, a film's credits become the file's.
+
+    Only films the credits file covers are looked at: without the file nothing changes.
+    """
+    given = {mid: parsed for mid, parsed in data.movies.items() if "credits" in parsed.given}
+    if not given:
         return
-    people = {p.name: p for p in Person.objects.all()}
+    names = {n for p in given.values() for n in (*p.directors, *p.cast)}
+    people = {p.name: p.pk for p in Person.objects.all()}
     Person.objects.bulk_create([Person(name=n, name_key=fold(n)) for n in sorted(names - people.keys())], batch_size=BATCH)
-    people = {p.name: p for p in Person.objects.all()}
-    have = set(Credit.objects.values_list("movie_id", "person_id", "role"))
+    people = {p.name: p.pk for p in Person.objects.all()}
+    covered = {movies[mid].pk for mid in given}
+    stored: dict[Any, set[tuple[str, Any, int]]] = defaultdict(set)
+    for movie_id, person_id, role, order in Credit.objects.values_list("movie_id", "person_id", "role", "order"):
+        if movie_id in covered:
+            stored[movie_id].add((role, person_id, order))
     new: list[Credit] = []
-    for mid, parsed in progress("credits", list(data.movies.items())):
+    replaced: list[Any] = []
+    for mid, parsed in progress("credits", list(given.items())):
         movie = movies[mid]
-        for role, names_ in ((Credit.Role.DIRECTOR, parsed.directors), (Credit.Role.CAST, parsed.cast)):
-            for order, name in enumerate(names_):
-                key = (movie.pk, people[name].pk, role.value)
-                if key not in have:
-                    have.add(key)
-                    new.append(Credit(movie=movie, person=people[name], role=role, order=order))
-    Credit.objects.bulk_create(new, batch_size=BATCH)
+        want = {
+            (role.value, people[name], order)
+            for role, names_ in ((Credit.Role.DIRECTOR, parsed.directors), (Credit.Role.CAST, parsed.cast))
+            for order, name in enumerate(names_)
+        }
+        have = stored.get(movie.pk, set())
+        if want == have:
+            continue
+        if have and not overwrite:
+            changes.kept.add(movie.pk)  # staff may have edited them: only --overwrite replaces credits
+            continue
+        if have:
+            replaced.append(movie.pk)
+        changes.relinked.add(movie.pk)
+        new.extend(Credit(movie_id=movie.pk, person_id=person, role=role, order=order) for role, person, order in sorted(want))
+    for batch in _slices(replaced, UPDATE_BATCH):
+        Credit.objects.filter(movie_id__in=batch).delete()
+    for batch in progress("new credits", RowBatches(_slices(new, BATCH), len(new))):
+        Credit.objects.bulk_create(batch)
     stats.credits_created = len(new)
 
 
@@ -246,9 +440,12 @@ def _ensure_users(ml_ids: np.ndarray, stats: ImportStats, chunk: int) -> dict[in
 
 
 def _ml_user(User: type, ml_id: int, taken: set[str]) -> Any:
-    username = f"ml_{ml_id}"
-    if username in taken:
-        username = f"ml_{ml_id}_imported"
+    # Visitors may have signed up under any of these names: take the first free one.
+    username, n = f"ml_{ml_id}", 1
+    while username in taken:
+        username = f"ml_{ml_id}_imported" if n == 1 else f"ml_{ml_id}_imported_{n}"
+        n += 1
+    taken.add(username)
     return User(username=username, movielens_id=ml_id, is_active=False, password=make_password(None))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import math
 import re
 import warnings
 from collections import Counter, defaultdict
@@ -24,6 +25,13 @@ from catalog.models import validate_rating_value
 TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:[–-]\d{0,4})?\)\s*$")
 ARTICLE_SUFFIX = re.compile(r"^(?P<base>.+), (?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)(?P<rest>\s*\(.*\))?$")
 MAX_TAGS = 12
+MAX_ID = 2**31 - 1  # ids are held as int32 (ratings) and stored in PositiveIntegerField (films, TMDB)
+MAX_IMDB = 10**14 - 1  # "tt" + 14 digits fills Movie.imdb_id (max_length 16)
+# datetime (and so every DateTimeField) ends at 9999-12-31 23:59:59 UTC.
+MAX_TIMESTAMP = 253_402_300_799
+# Overviews can be long, but a field of megabytes is a quote left open; csv's default (128 kB) was too tight.
+MAX_FIELD = 16 << 20
+csv.field_size_limit(MAX_FIELD)
 
 
 class ImportFormatError(ValueError):
@@ -46,6 +54,9 @@ class ParsedMovie:
     directors: list[str] = field(default_factory=list)
     cast: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    # The optional fields a side file gave for this film ("credits" for directors and cast): the
+    # defaults above mean "not in the files", and the importer must never write them over stored values.
+    given: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -71,33 +82,46 @@ def split_title(raw: str) -> tuple[str, int | None]:
 def _rows(path: Path, header: list[str], *, allow_extra_leading: bool = False) -> Iterator[tuple[int, dict[str, str]]]:
     if not path.is_file():
         raise ImportFormatError(path, 0, "file not found")
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a byte order mark (spreadsheets write one) would otherwise end up in the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, strict=True)
         try:
             found = next(reader)
         except StopIteration:
             raise ImportFormatError(path, 1, "empty file, expected a header") from None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportFormatError(path, 1, str(exc)) from None
+            raise ImportFormatError(path, 1, _csv_reason(exc, 1, reader.line_num)) from None
         cols = found[1:] if allow_extra_leading and found and found[0] == "" else found
         offset = len(found) - len(cols)
         if cols != header:
             raise ImportFormatError(path, 1, f"expected header {','.join(header)}, got {','.join(found)}")
         while True:
+            start = reader.line_num + 1  # a record may span lines: report the one it starts on
             try:
                 row = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise ImportFormatError(path, reader.line_num, f"unreadable CSV: {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise ImportFormatError(path, reader.line_num + 1, f"unreadable CSV: {exc}") from None
+            except csv.Error as exc:
+                raise ImportFormatError(path, start, _csv_reason(exc, start, reader.line_num)) from None
             if not row:
                 continue
             if len(row) != len(found):
-                raise ImportFormatError(path, reader.line_num, f"expected {len(found)} fields, got {len(row)}")
-            yield reader.line_num, dict(zip(header, row[offset:], strict=True))
+                raise ImportFormatError(path, start, f"expected {len(found)} fields, got {len(row)}")
+            yield start, dict(zip(header, row[offset:], strict=True))
 
 
-def _int(path: Path, line: int, name: str, text: str, *, optional: bool = False) -> int | None:
+def _csv_reason(exc: csv.Error, start: int, end: int) -> str:
+    """csv's message, said plainly when it is about a field too long or a quote never closed."""
+    if "field larger than field limit" in str(exc):
+        return f"unreadable CSV: a field is longer than {MAX_FIELD:,} characters (is a quote left open on this line?)"
+    if end > start:
+        return f"unreadable CSV: {exc} (a quoted field opened on this line is not closed by line {end})"
+    return f"unreadable CSV: {exc}"
+
+
+def _int(path: Path, line: int, name: str, text: str, *, optional: bool = False, maximum: int | None = None) -> int | None:
     text = text.strip()
     if not text and optional:
         return None
@@ -105,22 +129,28 @@ def _int(path: Path, line: int, name: str, text: str, *, optional: bool = False)
         number = float(text) if "." in text else int(text)
     except ValueError:
         raise ImportFormatError(path, line, f"{name} is not a number: {text!r}") from None
+    if isinstance(number, float) and not math.isfinite(number):  # "1.e400" is inf: int() would overflow
+        raise ImportFormatError(path, line, f"{name} is out of range: {text!r}")
     if number != int(number) or number < 0:
         raise ImportFormatError(path, line, f"{name} must be a non-negative integer: {text!r}")
+    if maximum is not None and number > maximum:
+        raise ImportFormatError(path, line, f"{name} must be at most {maximum}: {text!r}")
     return int(number)
 
 
 def parse_movies(path: Path) -> dict[int, ParsedMovie]:
     movies: dict[int, ParsedMovie] = {}
     for line, row in _rows(path, ["movieId", "title", "genres"]):
-        movie_id = _int(path, line, "movieId", row["movieId"])
+        movie_id = _int(path, line, "movieId", row["movieId"], maximum=MAX_ID)
         assert movie_id is not None
         if movie_id in movies:
             raise ImportFormatError(path, line, f"duplicate movieId {movie_id}")
         title, year = split_title(row["title"])
         if not title:
             raise ImportFormatError(path, line, "empty title")
-        genres = [g for g in row["genres"].split("|") if g and g != "(no genres listed)"]
+        # "Action |Drama" is Action and Drama; Genre.name holds 64 characters.
+        names = (" ".join(g.split())[:64].strip() for g in row["genres"].split("|"))
+        genres = list(dict.fromkeys(g for g in names if g and g != "(no genres listed)"))
         movies[movie_id] = ParsedMovie(movie_id, title[:300], year, genres)
     return movies
 
@@ -128,13 +158,14 @@ def parse_movies(path: Path) -> dict[int, ParsedMovie]:
 def parse_links(path: Path, movies: dict[int, ParsedMovie]) -> None:
     for line, row in _rows(path, ["movieId", "imdbId", "tmdbId"]):
         movie = _known(path, line, movies, row["movieId"])
-        imdb = _int(path, line, "imdbId", row["imdbId"], optional=True)
+        imdb = _int(path, line, "imdbId", row["imdbId"], optional=True, maximum=MAX_IMDB)
         movie.imdb_id = f"tt{imdb:07d}" if imdb is not None else ""
-        movie.tmdb_id = _int(path, line, "tmdbId", row["tmdbId"], optional=True)
+        movie.tmdb_id = _int(path, line, "tmdbId", row["tmdbId"], optional=True, maximum=MAX_ID)
+        movie.given |= {"imdb_id", "tmdb_id"}
 
 
 def _known(path: Path, line: int, movies: dict[int, ParsedMovie], text: str) -> ParsedMovie:
-    movie_id = _int(path, line, "movieId", text)
+    movie_id = _int(path, line, "movieId", text, maximum=MAX_ID)
     if movie_id not in movies:
         raise ImportFormatError(path, line, f"unknown movieId {movie_id}")
     return movies[movie_id]  # type: ignore[index]
@@ -142,7 +173,6 @@ def _known(path: Path, line: int, movies: dict[int, ParsedMovie], text: str) -> 
 
 RATINGS_HEADER = ["userId", "movieId", "rating", "timestamp"]
 BLOCK_BYTES = 8 << 20  # ~300k rating lines per block: the fast path's temporaries stay small
-MAX_ID = 2**31 - 1  # ids are held as int32
 _FAST_CHARS = b"0123456789,.\n"
 
 
@@ -232,7 +262,7 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
     if not path.is_file():
         raise ImportFormatError(path, 0, "file not found")
     with path.open("rb") as handle:
-        header = handle.readline()
+        header = handle.readline().removeprefix(b"\xef\xbb\xbf")  # a byte order mark is not part of the header
         if not header:
             raise ImportFormatError(path, 1, "empty file, expected a header")
         try:
@@ -282,8 +312,8 @@ def _fast_block(block: bytes, first_line: int, known: np.ndarray) -> RatingArray
     for ids in (user, movie):
         if np.any(ids != np.floor(ids)) or np.any(ids > MAX_ID):
             return None
-    if np.any(stamp != np.floor(stamp)) or np.any(stamp > 2**53):
-        return None
+    if np.any(stamp != np.floor(stamp)) or np.any(stamp > MAX_TIMESTAMP):
+        return None  # the row parser names the line
     if np.any((value < 0.5) | (value > 5.0) | (value * 2 != np.floor(value * 2))):
         return None
     movie_ids = movie.astype(np.int64)
@@ -315,17 +345,18 @@ def _block_rows(path: Path, block: bytes, first_line: int) -> Iterator[tuple[int
         raise ImportFormatError(path, bad_line, f"unreadable CSV: {exc}") from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:
+        start = offset + reader.line_num + 1  # the line the record opens on
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ImportFormatError(path, offset + reader.line_num, f"unreadable CSV: {exc}") from None
+            raise ImportFormatError(path, start, _csv_reason(exc, start, offset + reader.line_num)) from None
         if not row:
             continue
         if len(row) != len(RATINGS_HEADER):
-            raise ImportFormatError(path, offset + reader.line_num, f"expected {len(RATINGS_HEADER)} fields, got {len(row)}")
-        yield offset + reader.line_num, row
+            raise ImportFormatError(path, start, f"expected {len(RATINGS_HEADER)} fields, got {len(row)}")
+        yield start, row
 
 
 def _rating_row(path: Path, line: int, row: list[str], movies: dict[int, ParsedMovie]) -> tuple[int, int, float, int]:
@@ -340,8 +371,8 @@ def _rating_row(path: Path, line: int, row: list[str], movies: dict[int, ParsedM
     assert user_id is not None and timestamp is not None
     if user_id > MAX_ID or movie.movielens_id > MAX_ID:
         raise ImportFormatError(path, line, f"userId and movieId must be below {MAX_ID + 1}")
-    if timestamp > 2**62:
-        raise ImportFormatError(path, line, f"timestamp out of range: {row[3]!r}")
+    if timestamp > MAX_TIMESTAMP:
+        raise ImportFormatError(path, line, f"timestamp is after the year 9999: {row[3]!r}")
     return user_id, movie.movielens_id, value, timestamp
 
 
@@ -383,6 +414,7 @@ def parse_tags(path: Path, movies: dict[int, ParsedMovie]) -> None:
             counts[movie.movielens_id][tag] += 1
     for movie_id, counter in counts.items():
         movies[movie_id].tags = [tag for tag, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_TAGS]]
+        movies[movie_id].given.add("tags")
 
 
 def parse_overviews(path: Path, movies: dict[int, ParsedMovie]) -> None:
@@ -396,6 +428,7 @@ def parse_overviews(path: Path, movies: dict[int, ParsedMovie]) -> None:
         movie.tagline = row["tagline"].strip()[:500]
         runtime = _int(path, line, "runtime", row["runtime"], optional=True)
         movie.runtime = runtime if runtime and runtime < 32767 else None
+        movie.given |= {"overview", "tagline", "runtime"}
 
 
 def parse_credits(path: Path, movies: dict[int, ParsedMovie]) -> None:
@@ -405,6 +438,7 @@ def parse_credits(path: Path, movies: dict[int, ParsedMovie]) -> None:
             continue
         movie.directors = _people(row["directors"])
         movie.cast = _people(row["actors"])
+        movie.given.add("credits")
 
 
 def _people(text: str) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from catalog.models import Movie
 from catalog.services import credits_set, genres_ensure
+from catalog.text import fold_words
 from movierec.mongo import atomic
 
 STARTER_FILE = Path(__file__).resolve().parent / "starter" / "films.json"
@@ -18,21 +19,29 @@ def starter_films(path: Path = STARTER_FILE) -> list[dict]:
 
 @atomic
 def load_starter_catalogue(path: Path = STARTER_FILE) -> int:
-    """Create the starter films that are missing (matched by title and year); returns how many."""
+    """Create the starter films that are missing (matched by folded title and year); returns how many.
+
+    Never get_or_create: the catalogue may hold the same title and year twice (an import, staff),
+    which made it raise MultipleObjectsReturned.
+    """
+    films = starter_films(path)
+    stored = Movie.objects.filter(year__in={film["year"] for film in films}).values_list("title", "year")
+    present = {(fold_words(title), year) for title, year in stored}
     created = 0
-    for film in starter_films(path):
-        movie, was_created = Movie.objects.get_or_create(
+    for film in films:
+        key = (fold_words(film["title"]), film["year"])
+        if key in present:
+            continue
+        present.add(key)
+        movie = Movie.objects.create(
             title=film["title"],
             year=film["year"],
-            defaults={
-                "overview": film.get("overview", ""),
-                "runtime": film.get("runtime"),
-                "imdb_id": film.get("imdb_id") or "",
-                "tags": film.get("tags", []),
-            },
+            overview=film.get("overview", ""),
+            runtime=film.get("runtime"),
+            imdb_id=film.get("imdb_id") or "",
+            tags=film.get("tags", []),
         )
-        if was_created:
-            movie.genres.set(genres_ensure(film.get("genres", [])))
-            credits_set(movie, directors=film.get("directors", []), cast=film.get("cast", []))
-            created += 1
+        movie.genres.set(genres_ensure(film.get("genres", [])))
+        credits_set(movie, directors=film.get("directors", []), cast=film.get("cast", []))
+        created += 1
     return created

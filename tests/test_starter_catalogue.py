@@ -45,3 +45,11 @@ def test_synopses_are_not_copied_from_tmdb(shared_data):
         words = film["overview"].lower().split()
         shared = [" ".join(words[i : i + 8]) for i in range(len(words) - 7) if " ".join(words[i : i + 8]) in grams]
         assert not shared, f"{film['title']}: overview shares text with TMDB: {shared[:1]}"
+
+
+def test_load_starter_tolerates_a_film_held_twice(db):
+    Movie.objects.create(title="Toy Story", year=1995)
+    Movie.objects.create(title="Toy Story", year=1995)
+    call_command("load_starter")
+    assert Movie.objects.filter(title="Toy Story", year=1995).count() == 2
+    assert Movie.objects.count() == len(starter_films()) + 1

@@ -1,4 +1,4 @@
-"""python manage.py import_movielens SOURCE | --download [--overviews F] [--credits F] [--cache-mb N]"""
+"""python manage.py import_movielens SOURCE | --download [--overviews F] [--credits F] [--overwrite] [--cache-mb N]"""
 
 from __future__ import annotations
 
@@ -16,7 +16,12 @@ from catalog.movielens import ImportFormatError, parse_dataset
 
 
 class Command(BaseCommand):
-    help = "Import MovieLens (ml-latest-small layout), optionally with TMDB overviews and credits."
+    help = (
+        "Import MovieLens (ml-latest-small layout), optionally with TMDB overviews and credits. "
+        "New films are added and blank fields filled; stored values (staff edits) are kept, never blanked, "
+        "and genre links and credits are never removed, unless --overwrite is given. Films without a "
+        "MovieLens id (e.g. the starter catalogue) are matched by title and year instead of duplicated."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("source", nargs="?", help="Folder with movies.csv, ratings.csv, links.csv, tags.csv")
@@ -29,6 +34,12 @@ class Command(BaseCommand):
             default=IMPORT_CACHE_MB,
             help=f"SQLite page cache for the import's transaction (default {IMPORT_CACHE_MB}); "
             "~2000 keeps a 32M-rating import's indexes in memory",
+        )
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="Let the files' values replace stored ones (title, year, genres, and ids, tags, overview, "
+            "tagline, runtime and credits when their file is given and covers the film), also undoing staff edits",
         )
         parser.add_argument("--no-progress", action="store_true")
 
@@ -58,15 +69,23 @@ class Command(BaseCommand):
             data = parse_dataset(folder, overviews=opts["overviews"], credits=opts["credits"])
         except ImportFormatError as exc:
             raise CommandError(f"Import stopped, nothing was changed. {exc}") from exc
-        stats = import_dataset(data, progress=progress, cache_mb=opts["cache_mb"])
+        try:
+            stats = import_dataset(data, progress=progress, cache_mb=opts["cache_mb"], overwrite=opts["overwrite"])
+        except KeyboardInterrupt:
+            raise CommandError("Import interrupted; it was rolled back, nothing was changed.", returncode=130) from None
         elapsed = time.perf_counter() - started
+        linked = f" (of which {stats.movies_linked} matched by title and year)" if stats.movies_linked else ""
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported in {elapsed:.1f}s: films +{stats.movies_created} ~{stats.movies_updated}, "
+                f"Imported in {elapsed:.1f}s: films +{stats.movies_created} ~{stats.movies_updated}{linked}, "
                 f"users +{stats.users_created}, ratings +{stats.ratings_created} ~{stats.ratings_updated}, "
                 f"credits +{stats.credits_created}."
             )
         )
+        if stats.movies_kept:
+            self.stdout.write(
+                f"{stats.movies_kept} films differ from the files and were left as stored; use --overwrite to replace."
+            )
 
 
 def _count_rows(bar: tqdm, batches: RowBatches) -> Iterator[Sized]:
