@@ -21,9 +21,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.text import slugify
 
-from catalog.models import Credit, Genre, Movie, Person, Rating
+from catalog.models import Credit, Genre, Movie, Person, Rating, genre_slug
 from catalog.movielens import ParsedDataset, ParsedMovie, RatingArrays
 from catalog.text import fold, fold_words
 from movierec.mongo import atomic
@@ -212,11 +211,6 @@ def _import(data: ParsedDataset, progress: Progress, chunk_size: int | None, ove
     return stats
 
 
-def _genre_slug(name: str) -> str:
-    """slugify(name), or for a name without letters or digits ("???", non-Latin) a stable slug from its hash."""
-    return slugify(name)[:64].strip("-") or f"genre-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
-
-
 def _ensure_genres(names: set[str]) -> dict[str, Genre]:
     """Name in the file -> Genre; a name whose slug is taken ("Sci Fi" after "Sci-Fi") reuses that genre."""
     stored = list(Genre.objects.all())
@@ -225,7 +219,7 @@ def _ensure_genres(names: set[str]) -> dict[str, Genre]:
     found: dict[str, Genre] = {}
     new: list[Genre] = []
     for name in sorted(names):
-        slug = _genre_slug(name)
+        slug = genre_slug(name)
         genre = by_name.get(name) or by_slug.get(slug)
         if genre is None:
             genre = by_name[name] = by_slug[slug] = Genre(name=name, slug=slug)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Self
@@ -125,6 +126,11 @@ def _cache_genres(movie: Movie, genres: list[Genre]) -> None:
     cache["genres"] = queryset
 
 
+def genre_slug(name: str) -> str:
+    """slugify(name), or for a name without Latin letters or digits ("???", "科幻") a stable slug from its hash."""
+    return slugify(name)[:64].strip("-") or f"genre-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+
+
 class Genre(models.Model):
     name = models.CharField(_("name"), max_length=64, unique=True)
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
@@ -139,7 +145,7 @@ class Genre(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.slug:
-            self.slug = slugify(self.name)
+            self.slug = genre_slug(self.name)
         super().save(*args, **kwargs)
 
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.utils import timezone
 
-from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem, validate_rating_value
+from catalog.models import Credit, Genre, Movie, NotInterested, Person, Rating, WatchlistItem, genre_slug, validate_rating_value
 from movierec.mongo import atomic, retry_on_conflict
 from recommendations import feedback
 
@@ -121,8 +121,10 @@ def genres_ensure(names: Iterable[str]) -> list[Genre]:
     for name in names:
         name = name.strip()
         if name:
-            genre, _ = Genre.objects.get_or_create(name=name)
-            genres.append(genre)
+            # "Sci Fi" after "Sci-Fi" has the same slug: it is the same genre.
+            slug = genre_slug(name)
+            genre = Genre.objects.filter(name=name).first() or Genre.objects.filter(slug=slug).first()
+            genres.append(genre or Genre.objects.create(name=name, slug=slug))
     return genres
 
 
