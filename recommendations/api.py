@@ -473,13 +473,27 @@ def _model_check() -> dict[str, Any]:
     }
 
 
+def _training_check() -> dict[str, Any]:
+    """Whether the training loop has an ml worker: a queued chain nobody started says it has not."""
+    try:
+        waiting = selectors.versions_waiting_for_a_worker()
+    except Exception:
+        logger.warning("health: cannot read the model versions", exc_info=True)
+        return {"ok": False, "detail": "unknown"}
+    if waiting:
+        since = waiting[0].created_at.isoformat(timespec="seconds")
+        return {"ok": False, "detail": f"v{waiting[0].pk} queued since {since}, not started: no ml worker?"}
+    return {"ok": True, "detail": "no retraining waiting for a worker"}
+
+
 @extend_schema(
     tags=["health"],
     summary="Health of the database, the broker and the active model",
     description=(
-        "`ok` when all three are fine, `degraded` when the database works but the broker or the model does "
-        "not (the site still serves, by popularity), `down` (503) when the database does not. No addresses, "
-        "credentials or error texts are shown."
+        "`ok` when all are fine, `degraded` when the database works but the broker, the model or the "
+        "training loop does not (the site still serves: by popularity without a model; a retraining waiting "
+        "for an ml worker leaves the current model in place), `down` (503) when the database does not. No "
+        "addresses, credentials or error texts are shown."
     ),
     responses={
         200: HealthSerializer,
@@ -501,6 +515,7 @@ def _model_check() -> dict[str, Any]:
                     "fine_tuned": True,
                     "activated_at": "2025-05-01T02:21:40Z",
                 },
+                "training": {"ok": True, "detail": "no retraining waiting for a worker"},
             },
         )
     ],
@@ -517,6 +532,10 @@ class HealthView(JsonApiMixin, APIView):
             if database["ok"]
             else {"ok": False, "version": None, "status": None, "fine_tuned": False, "activated_at": None}
         )
-        overall = "down" if not database["ok"] else ("ok" if broker["ok"] and model["ok"] else "degraded")
-        body = HealthSerializer({"status": overall, "database": database, "broker": broker, "model": model}).data
+        training = _training_check() if database["ok"] else {"ok": False, "detail": "unknown"}
+        fine = broker["ok"] and model["ok"] and training["ok"]
+        overall = "down" if not database["ok"] else ("ok" if fine else "degraded")
+        body = HealthSerializer(
+            {"status": overall, "database": database, "broker": broker, "model": model, "training": training}
+        ).data
         return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE if overall == "down" else status.HTTP_200_OK)

@@ -249,7 +249,7 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     text = (text or "").strip()[:MAX_TEXT]
     constraints = parse_constraints(text)
     if not text:
-        return AskResult([], [], constraints, "Tell us what you feel like watching.", None)
+        return AskResult([], [], constraints, "Tell us what you feel like watching.", store.active_version_id())
     bundle = store.active_bundle()
     if bundle is None:
         return AskResult([], [], constraints, "The recommendation model is not ready yet.", None)

@@ -26,6 +26,8 @@ from recommendations.models import ModelVersion
 
 MAX_TASK_ID = 255
 DEFAULT_K = 20
+# Statuses of a version whose chain has ended with a model (its progress is complete).
+FINISHED_STATUSES = (ModelVersion.Status.ACTIVE, ModelVersion.Status.READY, ModelVersion.Status.REJECTED)
 
 
 def finite(value: Any) -> Any:
@@ -149,6 +151,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
 
     def get_progress(self, version: ModelVersion) -> float:
+        # A version built outside a chain (the first one, by bootstrap) never reported progress.
+        if version.status in FINISHED_STATUSES:
+            return 1.0
         return version.progress if math.isfinite(version.progress) else 0.0
 
     def get_is_active(self, version: ModelVersion) -> bool:
@@ -205,7 +210,12 @@ class ModelCheckSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField(help_text="`ok`, `degraded` (broker or model unavailable) or `down` (no database).")
+    status = serializers.CharField(
+        help_text="`ok`, `degraded` (broker, model or training loop unavailable) or `down` (no database)."
+    )
     database = CheckSerializer()
     broker = BrokerCheckSerializer()
     model = ModelCheckSerializer()
+    training = CheckSerializer(
+        help_text="Not ok when a retraining has waited more than 5 minutes for an ml worker (is one running?)."
+    )

@@ -62,9 +62,10 @@ def test_signed_in_answers_skip_films_i_rated(films, user, monkeypatch):
 def test_blank_text_gets_a_prompt_not_a_model_error(films, monkeypatch, text):
     # The model is ready: saying it is not would be wrong (it once did).
     use_fake_encoder(monkeypatch)
-    random_model()
+    version = random_model()
     body = APIClient().post(URL, {"text": text}, format="json").json()
     assert body["results"] == [] and body["note"] == "Tell us what you feel like watching."
+    assert body["model_version"] == version.pk
 
 
 @pytest.mark.parametrize(

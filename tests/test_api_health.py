@@ -63,3 +63,20 @@ def test_health_is_read_only(db, method):
     response = getattr(APIClient(), method)(URL)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_retraining_no_worker_started_degrades_health(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recommendations.models import ModelVersion
+
+    MovieFactory.create_batch(3)
+    random_model()
+    assert APIClient().get(URL).json()["training"]["ok"] is True
+    queued = ModelVersion.objects.create(status=ModelVersion.Status.QUEUED)
+    ModelVersion.objects.filter(pk=queued.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+    body = APIClient().get(URL).json()
+    assert body["status"] == "degraded" and body["model"]["ok"] is True
+    assert body["training"]["ok"] is False and f"v{queued.pk} queued since" in body["training"]["detail"]

@@ -48,6 +48,7 @@ def test_staff_lists_versions_with_metrics(staff_client, versions):
     assert first["parent"] == active.pk and first["progress"] == 0.4
     assert first["metrics"] == {"recall@10": None}
     assert second["id"] == active.pk and second["is_active"] is True
+    assert second["progress"] == 1.0  # built outside a chain (progress never reported), but finished
     assert second["metrics"] == {"recall@10": 0.11, "ndcg@10": 0.08}
     assert "embeddings_path" not in second
 
