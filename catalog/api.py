@@ -9,9 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -25,7 +28,9 @@ from catalog.serializers import (
     MAX_ID,
     BulkRatingsSerializer,
     BulkResultSerializer,
+    GenreCountSerializer,
     MovieDetailSerializer,
+    MovieIdField,
     MovieListSerializer,
     MovieQuerySerializer,
     MovieRefSerializer,
@@ -37,15 +42,19 @@ from catalog.serializers import (
     SimilarQuerySerializer,
     WatchlistItemSerializer,
 )
-from movierec.api_errors import JsonApiMixin, error_responses
+from movierec.api_errors import ErrorSerializer, JsonApiMixin, error_body, error_responses
 
 MAX_PAGE = 2**31 - 1
+COUNTERS = ["rating_count", "rating_sum"]
 
 MOVIE_EXAMPLE = {
     "id": 42,
     "title": "Heat",
     "year": 1995,
     "genres": [{"name": "Crime", "slug": "crime"}, {"name": "Thriller", "slug": "thriller"}],
+    "rating_avg": 4.1,
+    "rating_count": 87,
+    "poster_url": "",
 }
 RATING_EXAMPLE = {
     "movie": MOVIE_EXAMPLE,
@@ -53,6 +62,23 @@ RATING_EXAMPLE = {
     "created_at": "2025-05-01T20:14:03Z",
     "updated_at": "2025-05-02T08:00:00Z",
 }
+
+
+class PrivateCacheMixin:
+    # Answers depend on who asks (my_rating, the /me/ lists): every one varies on the credentials, so a
+    # shared cache never serves one caller's answer to another, and a signed-in caller's is private.
+    # A comment, not a docstring: views would inherit it as their OpenAPI description.
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        patch_vary_headers(response, ("Authorization", "Cookie"))
+        try:
+            signed_in = request.user.is_authenticated
+        except APIException:  # bad credentials: already answered with a 401
+            signed_in = False
+        if signed_in:
+            patch_cache_control(response, private=True)
+        return response
 
 
 def movie_id_parameter(name: str = "movie_id") -> OpenApiParameter:
@@ -127,7 +153,80 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
     return validated(serializer_class, request.query_params.dict())
 
 
+LOCATION_HEADER = OpenApiParameter(
+    "Location",
+    OpenApiTypes.URI,
+    OpenApiParameter.HEADER,
+    response=[201],
+    description="The URL of the created resource.",
+)
+
+
+def write_errors(*codes: int) -> dict[int, OpenApiResponse]:
+    """Error responses of a /me/ write: a session-cookie caller without the CSRF token gets a 403."""
+    csrf = OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "Signed in with the session cookie, but the CSRF token is missing or wrong: send the `csrftoken` "
+            "cookie's value in an `X-CSRFToken` header. Token clients never get this."
+        ),
+        examples=[
+            OpenApiExample(
+                "error 403", value=error_body("permission_denied", "CSRF Failed: CSRF token missing."), status_codes=["403"]
+            )
+        ],
+    )
+    return dict(sorted({**error_responses(*codes), 403: csrf}.items()))
+
+
+def saved(body: Any, created: bool, request: Request, url_name: str, movie: Movie) -> Response:
+    """200 for an update; 201 with a Location header at the new resource (one film's entry) for a creation."""
+    if not created:
+        return Response(body)
+    location = request.build_absolute_uri(reverse(f"v1:{url_name}", kwargs={"movie_id": movie.pk}))
+    return Response(body, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
 # --- Films -----------------------------------------------------------------
+
+
+def genre_slug(value: str) -> str:
+    """The slug of the genre a `genre` parameter names ("" for none); an unknown genre is a 400, not an empty page."""
+    if not value:
+        return ""
+    genre = selectors.genre_named(value)
+    if genre is None:
+        raise ValidationError({"genre": [f"Unknown genre \"{value}\". GET /api/v1/genres/ lists the genres."]})
+    return genre.slug
+
+
+@extend_schema(
+    tags=["movies"],
+    summary="List the genres",
+    description=(
+        "Every genre of the catalogue with its slug (the value of `genre` in `/api/v1/movies/`) and how many "
+        "films it has, by name. Not paginated: the list is short. Anyone may read it."
+    ),
+    responses={200: GenreCountSerializer(many=True), **error_responses()},
+    examples=[
+        OpenApiExample(
+            "Genres",
+            response_only=True,
+            value=[
+                {"name": "Crime", "slug": "crime", "film_count": 1199},
+                {"name": "Sci-Fi", "slug": "sci-fi", "film_count": 980},
+            ],
+        )
+    ],
+)
+class GenreListView(PrivateCacheMixin, JsonApiMixin, APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="genres_list")
+    def get(self, request: Request) -> Response:
+        counts = selectors.genre_film_counts()
+        genres = [{"name": g.name, "slug": g.slug, "film_count": counts.get(g.pk, 0)} for g in selectors.genre_list()]
+        return Response(GenreCountSerializer(genres, many=True).data)
 
 
 @extend_schema(
@@ -147,12 +246,12 @@ def validated_query(serializer_class: type[serializers.Serializer], request: Req
                 "count": 1,
                 "next": None,
                 "previous": None,
-                "results": [{**MOVIE_EXAMPLE, "rating_avg": 4.1, "rating_count": 87, "poster_url": ""}],
+                "results": [MOVIE_EXAMPLE],
             },
         )
     ],
 )
-class MovieListView(JsonApiMixin, generics.ListAPIView):
+class MovieListView(PrivateCacheMixin, JsonApiMixin, generics.ListAPIView):
     serializer_class = MovieListSerializer
     pagination_class = ApiPagination
     permission_classes = [AllowAny]
@@ -166,7 +265,7 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
         query = validated_query(MovieQuerySerializer, self.request)
         filters = selectors.MovieFilters(
             q=query.get("q", ""),
-            genre=query.get("genre", ""),
+            genre=genre_slug(query.get("genre", "")),
             year_min=query.get("year_min"),
             year_max=query.get("year_max"),
             sort=query["ordering"],
@@ -185,9 +284,6 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
             response_only=True,
             value={
                 **MOVIE_EXAMPLE,
-                "rating_avg": 4.1,
-                "rating_count": 87,
-                "poster_url": "",
                 "decade": 1990,
                 "overview": "A group of professional bank robbers start to feel the heat from police.",
                 "tagline": "A Los Angeles crime saga",
@@ -203,7 +299,7 @@ class MovieListView(JsonApiMixin, generics.ListAPIView):
         )
     ],
 )
-class MovieDetailView(JsonApiMixin, APIView):
+class MovieDetailView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="movies_retrieve")
@@ -241,7 +337,7 @@ class MovieDetailView(JsonApiMixin, APIView):
         )
     ],
 )
-class MovieSimilarView(JsonApiMixin, APIView):
+class MovieSimilarView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="movies_similar")
@@ -267,7 +363,7 @@ RATING_RESPONSES = {
 }
 
 
-class MyRatingsView(JsonApiMixin, generics.ListAPIView):
+class MyRatingsView(PrivateCacheMixin, JsonApiMixin, generics.ListAPIView):
     serializer_class = RatingSerializer
     pagination_class = ApiPagination
     permission_classes = [IsAuthenticated]
@@ -296,9 +392,13 @@ class MyRatingsView(JsonApiMixin, generics.ListAPIView):
         tags=["me"],
         operation_id="my_ratings_upsert",
         summary="Rate a film (create or update)",
-        description="Upsert by film: 201 when the rating is new, 200 when it replaced your earlier rating.",
+        description=(
+            "Upsert by film: 201 when the rating is new (its `Location` is `/api/v1/me/ratings/{movie_id}/`), "
+            "200 when it replaced your earlier rating."
+        ),
+        parameters=[LOCATION_HEADER],
         request=RatingWriteSerializer,
-        responses={**RATING_RESPONSES, **error_responses(400, 404, 413, 415)},
+        responses={**RATING_RESPONSES, **write_errors(400, 404, 413, 415)},
         examples=[
             OpenApiExample("Rate Heat 4.5", request_only=True, value={"movie": 42, "rating": 4.5}),
             OpenApiExample("The saved rating", response_only=True, value=RATING_EXAMPLE, status_codes=["200", "201"]),
@@ -308,11 +408,12 @@ class MyRatingsView(JsonApiMixin, generics.ListAPIView):
         data = validated(RatingWriteSerializer, request.data)
         movie = movie_or_404(data["movie"], selectors.movies_for_write())
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=data["rating"])
+        movie.refresh_from_db(fields=COUNTERS)  # the write moved them in the database, not on this instance
         body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return saved(body, created, request, "my-rating", movie)
 
 
-class MyRatingDetailView(JsonApiMixin, APIView):
+class MyRatingDetailView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -334,9 +435,10 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         tags=["me"],
         operation_id="my_rating_put",
         summary="Rate one film (create or update)",
-        parameters=[movie_id_parameter()],
+        description="201 with a `Location` header when the rating is new, 200 when it replaced your earlier rating.",
+        parameters=[movie_id_parameter(), LOCATION_HEADER],
         request=RatingValueSerializer,
-        responses={**RATING_RESPONSES, **error_responses(400, 404, 413, 415)},
+        responses={**RATING_RESPONSES, **write_errors(400, 404, 413, 415)},
         examples=[
             OpenApiExample("Rate it 3.5", request_only=True, value={"rating": 3.5}),
             OpenApiExample("The saved rating", response_only=True, value=RATING_EXAMPLE, status_codes=["200", "201"]),
@@ -346,15 +448,16 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         movie = movie_or_404(movie_id, selectors.movies_for_write())
         value = validated(RatingValueSerializer, request.data)["rating"]
         rating, created = services.rating_upsert(user=request.user, movie=movie, value=value)
+        movie.refresh_from_db(fields=COUNTERS)  # the write moved them in the database, not on this instance
         body = payloads.rating(rating, movie, selectors.movie_genres(movie.pk))
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return saved(body, created, request, "my-rating", movie)
 
     @extend_schema(
         tags=["me"],
         operation_id="my_rating_delete",
         summary="Delete your rating of a film",
         parameters=[movie_id_parameter()],
-        responses={204: OpenApiResponse(description="Deleted."), **error_responses(404)},
+        responses={204: OpenApiResponse(description="Deleted."), **write_errors(404)},
     )
     def delete(self, request: Request, movie_id: int) -> Response:
         movie = movie_or_404(movie_id)
@@ -363,16 +466,41 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _bulk_item_errors(errors: dict[str, Any]) -> dict[int, dict[str, list[str]]]:
+    """Per-item errors of an invalid bulk body, by index; errors of the body as a whole are raised as they are."""
+    per_item = errors.get("ratings")
+    if isinstance(per_item, list):  # DRF before 3.16: one entry per item, {} for a good one
+        per_item = dict(enumerate(per_item))
+    if set(errors) != {"ratings"} or not isinstance(per_item, dict) or not all(isinstance(e, dict) for e in per_item.values()):
+        raise ValidationError(errors)
+    return {int(index): dict(item) for index, item in per_item.items() if item}
+
+
+def _bulk_valid_ids(items: list[Any], errors: dict[int, dict[str, list[str]]]) -> dict[int, Any]:
+    """The well-formed film ids of an invalid bulk body, by index, so that unknown films are reported too."""
+    field = MovieIdField()
+    ids: dict[int, Any] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or "movie" in errors.get(index, {}):
+            continue
+        try:
+            ids[index] = field.run_validation(item.get("movie"))
+        except serializers.ValidationError:
+            continue
+    return ids
+
+
 @extend_schema(
     tags=["me"],
     summary="Rate up to 500 films at once (all or nothing)",
     description=(
         "Validates every item first. If any item is invalid, nothing is written and the answer lists every "
-        "bad item under `fields` as `ratings.<index>.<field>` (400 for bad values, 404 for unknown film ids). "
+        "bad item under `fields` as `ratings.<index>.<field>`: 400 when any value is bad (unknown film ids are "
+        "listed in the same answer), 404 when the only problem is unknown film ids. "
         "A film listed twice takes its last value."
     ),
     request=BulkRatingsSerializer,
-    responses={200: BulkResultSerializer, **error_responses(400, 404, 413, 415)},
+    responses={200: BulkResultSerializer, **write_errors(400, 404, 413, 415)},
     examples=[
         OpenApiExample(
             "Three ratings",
@@ -394,22 +522,29 @@ class MyRatingDetailView(JsonApiMixin, APIView):
         ),
     ],
 )
-class MyRatingsBulkView(JsonApiMixin, APIView):
+class MyRatingsBulkView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="my_ratings_bulk_upsert")
     def post(self, request: Request) -> Response:
-        items = validated(BulkRatingsSerializer, request.data)["ratings"]
-        ids = [item["movie"] for item in items]
-        movies = Movie.objects.in_bulk(set(ids))
-        unknown = {
-            str(index): {"movie": [f"No film with id {movie_id}."]}
-            for index, movie_id in enumerate(ids)
-            if movie_id not in movies
-        }
+        serializer = BulkRatingsSerializer(data=request.data)
+        if serializer.is_valid():
+            items = serializer.validated_data["ratings"]
+            errors: dict[int, dict[str, list[str]]] = {}
+            ids = {index: item["movie"] for index, item in enumerate(items)}
+        else:
+            items, errors = [], _bulk_item_errors(serializer.errors)
+            ids = _bulk_valid_ids(request.data["ratings"], errors)
+        movies = Movie.objects.in_bulk(set(ids.values()))
+        unknown = {index: movie_id for index, movie_id in ids.items() if movie_id not in movies}
+        if errors:  # bad values: one 400 that names the unknown films too, so one answer shows every bad item
+            for index, movie_id in unknown.items():
+                errors.setdefault(index, {})["movie"] = [f"No film with id {movie_id}."]
+            raise ValidationError({"ratings": {str(index): errors[index] for index in sorted(errors)}})
         if unknown:
-            missing = sorted({ids[int(i)] for i in unknown})
-            raise NotFound({"detail": f"Unknown film id(s): {', '.join(map(str, missing))}.", "ratings": unknown})
+            missing = ", ".join(map(str, sorted(set(unknown.values()))))
+            per_item = {str(index): {"movie": [f"No film with id {movie_id}."]} for index, movie_id in unknown.items()}
+            raise NotFound({"detail": f"Unknown film id(s): {missing}.", "ratings": per_item})
         before = selectors.user_rating_map(request.user, movies)
         try:
             services.ratings_bulk_upsert(
@@ -417,7 +552,7 @@ class MyRatingsBulkView(JsonApiMixin, APIView):
             )
         except services.BulkValidationError as exc:
             raise ValidationError({"ratings": {str(e.index): e.errors for e in exc.errors}}) from exc
-        distinct = set(ids)
+        distinct = set(ids.values())
         updated = len(distinct & set(before))
         return Response({"count": len(distinct), "created": len(distinct) - updated, "updated": updated})
 
@@ -437,12 +572,13 @@ def _user_items(model: type[Model], user: Any) -> QuerySet:
 LIST_ITEM_EXAMPLE = {"movie": MOVIE_EXAMPLE, "added_at": "2025-05-01T20:14:03Z"}
 
 
-class _FilmListView(JsonApiMixin, generics.ListAPIView):
+class _FilmListView(PrivateCacheMixin, JsonApiMixin, generics.ListAPIView):
     """GET the list, POST {"movie": id} to add a film (idempotent)."""
 
     pagination_class = ApiPagination
     permission_classes = [IsAuthenticated]
     model: type[Model]
+    item_url_name: str  # the route of one film's entry, for the Location of a 201
 
     def get_queryset(self) -> QuerySet:
         return _user_items(self.model, self.request.user)
@@ -454,10 +590,10 @@ class _FilmListView(JsonApiMixin, generics.ListAPIView):
         movie = movie_or_404(validated(MovieRefSerializer, request.data)["movie"])
         item, created = self.add(request.user, movie)
         # As ratings: 201 when the film was added, 200 when it was already on the list.
-        return Response(self.get_serializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return saved(self.get_serializer(item).data, created, request, self.item_url_name, movie)
 
 
-class _FilmListItemView(JsonApiMixin, APIView):
+class _FilmListItemView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
     what = ""
 
@@ -490,8 +626,9 @@ def _list_docs(what: str, name: str, serializer: type[serializers.Serializer]) -
         "operation_id": f"my_{name}_add",
         "tags": ["me"],
         "summary": f"Add a film to your {what}",
+        "parameters": [LOCATION_HEADER],
         "request": MovieRefSerializer,
-        "responses": {201: serializer, 200: OpenApiResponse(serializer, description="Already on the list."), **error_responses(400, 404, 413, 415)},
+        "responses": {201: serializer, 200: OpenApiResponse(serializer, description="Already on the list."), **write_errors(400, 404, 413, 415)},
         "examples": [
             OpenApiExample("Add Heat", request_only=True, value={"movie": 42}),
             OpenApiExample("Added", response_only=True, value=LIST_ITEM_EXAMPLE, status_codes=["201"]),
@@ -507,6 +644,7 @@ _HIDDEN_GET, _HIDDEN_POST = _list_docs("not-interested list", "not_interested", 
 class MyWatchlistView(_FilmListView):
     serializer_class = WatchlistItemSerializer
     model = WatchlistItem
+    item_url_name = "my-watchlist-item"
     queryset = WatchlistItem.objects.none()
 
     @extend_schema(**_WATCH_GET)
@@ -524,6 +662,7 @@ class MyWatchlistView(_FilmListView):
 class MyNotInterestedView(_FilmListView):
     serializer_class = NotInterestedSerializer
     model = NotInterested
+    item_url_name = "my-not-interested-item"
     queryset = NotInterested.objects.none()
 
     @extend_schema(
@@ -550,7 +689,7 @@ class MyWatchlistItemView(_FilmListItemView):
         operation_id="my_watchlist_remove",
         summary="Remove a film from your watchlist",
         parameters=[movie_id_parameter()],
-        responses={204: OpenApiResponse(description="Removed."), **error_responses(404)},
+        responses={204: OpenApiResponse(description="Removed."), **write_errors(404)},
     )
     def delete(self, request: Request, movie_id: int) -> Response:
         return super().delete(request, movie_id)
@@ -567,7 +706,7 @@ class MyNotInterestedItemView(_FilmListItemView):
         operation_id="my_not_interested_remove",
         summary="Take a film off your not-interested list",
         parameters=[movie_id_parameter()],
-        responses={204: OpenApiResponse(description="Removed."), **error_responses(404)},
+        responses={204: OpenApiResponse(description="Removed."), **write_errors(404)},
     )
     def delete(self, request: Request, movie_id: int) -> Response:
         return super().delete(request, movie_id)

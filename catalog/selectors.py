@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils.text import slugify
 
 from catalog.models import Credit, Genre, Movie, NotInterested, Rating, WatchlistItem
 from catalog.text import fold
 
+# Each ends with the primary key: without a unique last key, ties (equal counts, titles, and
+# timestamps, which MongoDB keeps to the millisecond) may fall on either side of a page boundary.
 SORTS: dict[str, list[str]] = {
-    "popular": ["-rating_count", "title"],
-    "title": ["title_key", "year"],
-    "newest": ["-year", "title_key"],
-    "oldest": ["year", "title_key"],
-    "added": ["-created_at"],
+    "popular": ["-rating_count", "title", "pk"],
+    "title": ["title_key", "year", "pk"],
+    "newest": ["-year", "title_key", "pk"],
+    "oldest": ["year", "title_key", "pk"],
+    "added": ["-created_at", "-pk"],
 }
 MAX_QUERY_LENGTH = 300  # as the API's q (catalog.serializers.MAX_QUERY_CHARS): no silent cut
 
@@ -56,11 +60,31 @@ def movie_list(filters: MovieFilters) -> QuerySet[Movie]:
 
 
 def popular_movies(limit: int = 20) -> list[Movie]:
-    return list(movie_base_queryset().order_by("-rating_count", "title")[:limit])
+    return list(movie_base_queryset().order_by(*SORTS["popular"])[:limit])
 
 
 def genre_list() -> QuerySet[Genre]:
     return Genre.objects.order_by("name")
+
+
+def genre_named(value: str) -> Genre | None:
+    """The genre a filter names: by slug, or by name in any case ("Drama", "sci fi"), as slugs are slugify(name)."""
+    return genre_named_query(value).first()
+
+
+def genre_named_query(value: str) -> QuerySet[Genre]:
+    return Genre.objects.filter(Q(slug__in=[value, slugify(value)]) | Q(name=value)).order_by("pk")
+
+
+def genre_film_counts() -> dict[Any, int]:
+    """Films per genre id."""
+    return dict(genre_film_counts_query())
+
+
+def genre_film_counts_query() -> QuerySet:
+    """Grouped on the through table alone (a $group on MongoDB, no join); order_by() keeps ordering out of the group."""
+    through = Movie.genres.through.objects.order_by()
+    return through.values("genre_id").annotate(films=Count("pk")).values_list("genre_id", "films")
 
 
 def decades_available() -> list[int]:
@@ -78,8 +102,8 @@ def movie_genres_query(movie_id: int | str) -> QuerySet:
 
 
 def movies_for_write() -> QuerySet[Movie]:
-    """Just what a write and its response need: not the overview, tags or poster."""
-    return Movie.objects.only("id", "title", "year")
+    """Just what a write and its response (the film card) need: not the overview or tags."""
+    return Movie.objects.only("id", "title", "year", "poster_url", "rating_count", "rating_sum")
 
 
 def user_rating_for(user, movie: Movie) -> Rating | None:

@@ -141,18 +141,15 @@ class GenreSerializer(serializers.Serializer):
     slug = serializers.CharField()
 
 
+class GenreCountSerializer(GenreSerializer):
+    film_count = serializers.IntegerField(help_text="Films of the catalogue in this genre.")
+
+
 class MovieBriefSerializer(serializers.ModelSerializer):
-    """A film as it appears inside other objects (ratings, lists, recommendations)."""
+    """A film as it appears inside other objects (ratings, lists, recommendations): the film card.
 
-    id = IdField(read_only=True)
-    genres = GenreSerializer(many=True, read_only=True)
+    Only fields of the film's own row (and its genres), so nesting it costs no query per film."""
 
-    class Meta:
-        model = Movie
-        fields = ["id", "title", "year", "genres"]
-
-
-class MovieListSerializer(serializers.ModelSerializer):
     id = IdField(read_only=True)
     genres = GenreSerializer(many=True, read_only=True)
     rating_avg = serializers.FloatField(allow_null=True, read_only=True, help_text="Mean rating, null when unrated.")
@@ -161,6 +158,13 @@ class MovieListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Movie
         fields = ["id", "title", "year", "genres", "rating_avg", "rating_count", "poster_url"]
+
+
+class MovieListSerializer(MovieBriefSerializer):
+    """A film of the catalogue list: the same card, kept as its own schema component."""
+
+    class Meta(MovieBriefSerializer.Meta):
+        pass
 
 
 class MovieDetailSerializer(MovieListSerializer):
@@ -206,10 +210,24 @@ class MovieQuerySerializer(serializers.Serializer):
     q = CleanCharField(
         required=False, allow_blank=True, max_length=MAX_QUERY_CHARS, help_text="Text in the title (accents and case ignored)."
     )
-    genre = CleanCharField(required=False, allow_blank=True, max_length=64, help_text="Genre slug, e.g. `sci-fi`.")
-    year_min = QueryIntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
-    year_max = QueryIntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX)
+    genre = CleanCharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="Genre slug, e.g. `sci-fi` (a genre's name, in any case, works too); `/api/v1/genres/` lists them. "
+        "An unknown genre is a 400.",
+    )
+    year_min = QueryIntegerField(required=False, min_value=YEAR_MIN, max_value=YEAR_MAX, help_text="Earliest year.")
+    year_max = QueryIntegerField(
+        required=False, min_value=YEAR_MIN, max_value=YEAR_MAX, help_text="Latest year; before `year_min` is a 400."
+    )
     ordering = serializers.ChoiceField(choices=list(SORTS), required=False, default="popular")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        low, high = attrs.get("year_min"), attrs.get("year_max")
+        if low is not None and high is not None and low > high:  # an empty range is a mistake, not an empty page
+            raise serializers.ValidationError({"year_max": [f"Must not be before year_min ({low})."]})
+        return attrs
 
 
 class SimilarQuerySerializer(serializers.Serializer):

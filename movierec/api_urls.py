@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.urls import include, path, re_path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.exceptions import NotFound
@@ -18,6 +22,27 @@ from movierec.mongo import register_pk_converter
 from recommendations import api as rec_api
 
 register_pk_converter()  # <pk:…>: digits on SQL, ObjectIds on MongoDB
+
+
+class SessionCsrfScheme(OpenApiAuthenticationExtension):
+    """cookieAuth as drf-spectacular writes it, plus what its writes need: the CSRF token."""
+
+    target_class = "rest_framework.authentication.SessionAuthentication"
+    name = "cookieAuth"
+    priority = 1  # over drf-spectacular's own SessionScheme (-1)
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": (
+                "The site's session cookie, for browser clients. Writes (POST, PUT, PATCH, DELETE) made with it "
+                f"also need the CSRF token: the `{settings.CSRF_COOKIE_NAME}` cookie's value in an `X-CSRFToken` "
+                "header (over HTTPS, also a same-origin `Origin` or `Referer`); without it the answer is 403 "
+                "`permission_denied`, \"CSRF Failed: …\". Token clients (`Authorization: Token …`) need neither."
+            ),
+        }
 
 
 @extend_schema(exclude=True)
@@ -36,6 +61,7 @@ class ApiNotFound(JsonApiMixin, APIView):
 
 
 v1 = [
+    path("genres/", catalog_api.GenreListView.as_view(), name="genre-list"),
     path("movies/", catalog_api.MovieListView.as_view(), name="movie-list"),
     path("movies/<pk:id>/", catalog_api.MovieDetailView.as_view(), name="movie-detail"),
     path("movies/<pk:id>/similar/", catalog_api.MovieSimilarView.as_view(), name="movie-similar"),

@@ -124,3 +124,16 @@ def test_bad_shapes_are_400(client, films, payload):
     response = client.post(URL, payload, format="json")
     assert response.status_code == 400
     assert "ratings" in response.json()["error"]["fields"]
+
+
+def test_bad_value_and_unknown_film_are_reported_together(client, user, films):
+    before = snapshot(user)
+    items = [{"movie": films[0].pk, "rating": 4}, {"movie": 99_999, "rating": 9}, {"movie": 99_998, "rating": 3}]
+    response = client.post(URL, {"ratings": items}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "ratings.1.rating": ["A rating must be between 0.5 and 5.0 in steps of 0.5; got 9.0."],
+        "ratings.1.movie": ["No film with id 99999."],
+        "ratings.2.movie": ["No film with id 99998."],
+    }
+    assert snapshot(user) == before

@@ -72,3 +72,11 @@ def test_lists_are_private(db, url):
     assert other.delete(f"{url}{film.pk}/").status_code == 404
     assert owner.get(url).json()["count"] == 1
     assert APIClient().get(url).status_code == 401
+
+
+@pytest.mark.parametrize("url", [WATCH, HIDDEN])
+def test_added_film_has_a_location(client, db, url):
+    film = MovieFactory()
+    added = client.post(url, {"movie": film.pk}, format="json")
+    assert added.status_code == 201 and added["Location"] == f"http://testserver{url}{film.pk}/"
+    assert "Location" not in client.post(url, {"movie": film.pk}, format="json")  # already listed: 200

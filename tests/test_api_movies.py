@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from catalog.models import Credit, Person
+from catalog import selectors
+from catalog.models import Credit, Movie, Person
 from catalog.services import rating_upsert
 from tests.factories import GenreFactory, MovieFactory, UserFactory
 from tests.test_api_recommendations import random_model, token_client
@@ -55,7 +56,7 @@ def test_filters_genre_years_and_text(catalogue):
     assert sorted(titles(client.get(LIST, {"q": "alien"}))) == ["Alien", "Aliens"]
     assert titles(client.get(LIST, {"q": "AMELIE"})) == ["Amélie"]
     assert titles(client.get(LIST, {"genre": "drama", "year_min": 1990, "q": "e"})) == ["Heat", "Amélie"]
-    assert titles(client.get(LIST, {"genre": "no-such-genre"})) == []
+    assert client.get(LIST, {"genre": "no-such-genre"}).status_code == 400  # tests/test_api_genres.py
 
 
 def test_ordering(catalogue):
@@ -175,3 +176,34 @@ def test_non_ascii_digits_are_400(db, params, field):
     response = APIClient().get("/api/v1/movies/", params)
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
+
+
+@pytest.fixture
+def twins(db) -> list[int]:
+    """Films equal in every sort key but the primary key."""
+    films = [MovieFactory(title="Twin", year=1999) for _ in range(4)]
+    Movie.objects.filter(pk__in=[f.pk for f in films]).update(created_at=films[0].created_at)
+    return sorted(f.pk for f in films)
+
+
+@pytest.mark.parametrize("ordering", ["popular", "title", "newest", "oldest", "added"])
+def test_every_ordering_ends_with_the_primary_key(ordering):
+    assert selectors.SORTS[ordering][-1] in ("pk", "-pk")
+
+
+@pytest.mark.parametrize("ordering", ["popular", "title", "newest", "oldest", "added"])
+def test_ties_are_paged_in_primary_key_order(twins, ordering):
+    client = APIClient()
+    pages = [client.get(LIST, {"ordering": ordering, "page_size": 1, "page": n}).json() for n in range(1, 5)]
+    ids = [page["results"][0]["id"] for page in pages]
+    assert ids == (twins[::-1] if ordering == "added" else twins)
+
+
+def test_year_min_after_year_max_is_a_400(catalogue):
+    response = APIClient().get(LIST, {"year_min": 1990, "year_max": 1980})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"year_max": ["Must not be before year_min (1990)."]}
+
+
+def test_a_one_year_range_is_fine(catalogue):
+    assert titles(APIClient().get(LIST, {"year_min": 1995, "year_max": 1995})) == ["Heat"]

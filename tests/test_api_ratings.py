@@ -149,3 +149,16 @@ def test_session_auth_works_for_the_sites_javascript(user, heat):
     token = client.cookies["csrftoken"].value
     ok = client.post(URL, {"movie": heat.pk, "rating": 4}, format="json", HTTP_X_CSRFTOKEN=token)
     assert ok.status_code == 201
+
+
+def test_created_rating_has_a_location(client, heat):
+    created = client.post(URL, {"movie": heat.pk, "rating": 4.5}, format="json")
+    assert created["Location"] == f"http://testserver{URL}{heat.pk}/"
+    assert client.get(created["Location"]).json()["rating"] == 4.5
+    assert "Location" not in client.post(URL, {"movie": heat.pk, "rating": 3}, format="json")  # an update
+
+
+def test_rating_created_by_put_has_a_location(client, heat):
+    created = client.put(f"{URL}{heat.pk}/", {"rating": 4.5}, format="json")
+    assert created.status_code == 201 and created["Location"] == f"http://testserver{URL}{heat.pk}/"
+    assert "Location" not in client.put(f"{URL}{heat.pk}/", {"rating": 3}, format="json")

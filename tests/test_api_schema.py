@@ -52,6 +52,7 @@ def test_spectacular_validates_with_no_warnings(tmp_path):
 
 def test_every_endpoint_is_documented(schema):
     expected = {
+        ("/api/v1/genres/", "get"),
         ("/api/v1/movies/", "get"),
         ("/api/v1/movies/{id}/", "get"),
         ("/api/v1/movies/{id}/similar/", "get"),
