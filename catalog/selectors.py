@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils.text import slugify
 
 from catalog.models import Credit, Genre, Movie, NotInterested, Rating, WatchlistItem
@@ -56,7 +56,13 @@ def movie_list(filters: MovieFilters) -> QuerySet[Movie]:
         qs = qs.filter(year__gte=filters.year_min)
     if filters.year_max is not None:
         qs = qs.filter(year__lte=filters.year_max)
-    return qs.order_by(*SORTS.get(filters.sort, SORTS["popular"]))
+    sort = SORTS.get(filters.sort, SORTS["popular"])
+    if q and filters.sort == "popular":
+        # A search by the default order puts the film of exactly that title first: "alien" finds
+        # Alien before Aliens, however many more ratings the sequel has.
+        qs = qs.annotate(not_exact=Case(When(title_key=q, then=Value(0)), default=Value(1), output_field=IntegerField()))
+        sort = ["not_exact", *sort]
+    return qs.order_by(*sort)
 
 
 def popular_movies(limit: int = 20) -> list[Movie]:

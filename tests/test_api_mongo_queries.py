@@ -15,6 +15,7 @@ from catalog import selectors
 from movierec.mongo import mql_for
 
 queries = {f"sort_{name}": selectors.movie_list(selectors.MovieFilters(sort=name))[:20] for name in selectors.SORTS}
+queries["search"] = selectors.movie_list(selectors.MovieFilters(q="Alien"))[:20]
 queries["genre_named"] = selectors.genre_named_query("Sci Fi")
 queries["genre_film_counts"] = selectors.genre_film_counts_query()
 print(json_util.dumps({name: mql_for(q) for name, q in queries.items()}))
@@ -49,3 +50,7 @@ def test_film_counts_group_the_through_collection_without_a_join(mql):
     assert query["collection"] == "catalog_movie_genres"
     assert any("$group" in stage for stage in query["pipeline"])
     assert not any("$lookup" in stage for stage in query["pipeline"])
+
+
+def test_a_search_sorts_the_exact_title_first(mql):
+    assert next(iter(sort_of(mql["search"]))) == "not_exact"

@@ -207,3 +207,13 @@ def test_year_min_after_year_max_is_a_400(catalogue):
 
 def test_a_one_year_range_is_fine(catalogue):
     assert titles(APIClient().get(LIST, {"year_min": 1995, "year_max": 1995})) == ["Heat"]
+
+
+def test_search_puts_the_exact_title_first(db):
+    sequel = MovieFactory(title="Aliens", year=1986)
+    original = MovieFactory(title="Alien", year=1979)
+    Movie.objects.filter(pk=sequel.pk).update(rating_count=50)
+    body = APIClient().get("/api/v1/movies/", {"q": "alien"}).json()
+    assert [m["id"] for m in body["results"]] == [original.pk, sequel.pk]
+    newest = APIClient().get("/api/v1/movies/", {"q": "alien", "ordering": "newest"}).json()
+    assert [m["id"] for m in newest["results"]] == [sequel.pk, original.pk]  # an explicit order is kept
