@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import payloads
-from catalog.api import MOVIE_EXAMPLE, ApiPagination, id_in_range, validated, validated_query
+from catalog.api import MOVIE_EXAMPLE, ApiPagination, PrivateCacheMixin, id_in_range, validated, validated_query
 from catalog.serializers import ID_PARAMETER_TYPE
 from movierec.api_errors import JsonApiMixin, error_responses
 from movierec.mongo import ping_database
@@ -112,7 +112,7 @@ def recommendation_query(request: Request) -> dict[str, Any]:
         )
     ],
 )
-class MyRecommendationsView(JsonApiMixin, APIView):
+class MyRecommendationsView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="my_recommendations")
@@ -170,7 +170,7 @@ class MyRecommendationsView(JsonApiMixin, APIView):
         ),
     ],
 )
-class AskView(JsonApiMixin, APIView):
+class AskView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="ask")
@@ -214,7 +214,7 @@ VERSION_EXAMPLE = {
 }
 
 
-class ModelVersionListView(JsonApiMixin, generics.ListAPIView):
+class ModelVersionListView(PrivateCacheMixin, JsonApiMixin, generics.ListAPIView):
     serializer_class = ModelVersionSerializer
     pagination_class = ApiPagination
     permission_classes = [ModelVersionPermission]
@@ -321,7 +321,7 @@ def _describe_outcome(outcome: Any) -> tuple[str | None, int | None]:
         )
     ],
 )
-class ModelVersionDetailView(JsonApiMixin, APIView):
+class ModelVersionDetailView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [ModelVersionPermission]
 
     @extend_schema(operation_id="models_retrieve")
@@ -360,7 +360,7 @@ class ModelVersionDetailView(JsonApiMixin, APIView):
         )
     ],
 )
-class TaskStateView(JsonApiMixin, APIView):
+class TaskStateView(PrivateCacheMixin, JsonApiMixin, APIView):
     permission_classes = [ModelVersionPermission]
 
     @extend_schema(operation_id="models_task_state")

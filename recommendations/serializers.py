@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from catalog.models import Genre
+from catalog.selectors import genre_named
 from catalog.serializers import (
     MAX_K,
     YEAR_MAX,
@@ -76,10 +76,14 @@ class RecommendationQuerySerializer(serializers.Serializer):
     decade = DecadeField(required=False, help_text="Only films of this decade, e.g. 1990.")
 
     def validate_genre(self, value: str) -> str:
-        # An unknown slug would silently give an empty list.
-        if value and not Genre.objects.filter(slug=value).exists():
-            raise serializers.ValidationError(f"No genre with the slug {value!r}.")
-        return value
+        """The slug of the genre named (by slug or name, as /api/v1/movies/ takes it); an unknown
+        genre is an error, not an empty list."""
+        if not value:
+            return value
+        genre = genre_named(value)
+        if genre is None:
+            raise serializers.ValidationError(f'Unknown genre "{value}". GET /api/v1/genres/ lists the genres.')
+        return genre.slug
 
 
 class RecommendationListSerializer(serializers.Serializer):

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from catalog.models import Movie
-from tests.factories import MovieFactory
-from tests.test_api_recommendations import token_client
+from tests.factories import MovieFactory, UserFactory
+from tests.test_api_recommendations import random_model, token_client
 
 
 @pytest.fixture
@@ -38,3 +38,12 @@ def test_anonymous_answer_varies_on_credentials_but_is_not_private(heat):
     response = APIClient().get(f"/api/v1/movies/{heat.pk}/")
     assert {"authorization", "cookie"} <= vary(response)
     assert "private" not in response.get("Cache-Control", "")
+
+
+def test_recommendations_and_ask_are_private_to_the_caller(db):
+    MovieFactory.create_batch(3)
+    random_model()
+    client = token_client(UserFactory())
+    for response in (client.get("/api/v1/me/recommendations/"), client.post("/api/v1/ask/", {"text": ""}, format="json")):
+        assert response.status_code == 200
+        assert "private" in response["Cache-Control"] and {"authorization", "cookie"} <= vary(response)

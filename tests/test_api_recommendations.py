@@ -130,3 +130,10 @@ def test_k_of_100_is_allowed(client, films):
     random_model()
     body = client.get(URL, {"k": 100}).json()
     assert len(body["results"]) == len(films)
+
+
+def test_genre_by_name_is_accepted(client, user, films):
+    random_model()
+    rating_upsert(user=user, movie=films[0], value=4.5)
+    by_slug = client.get(URL, {"k": 5, "genre": "drama"}).json()["results"]
+    assert by_slug and client.get(URL, {"k": 5, "genre": "Drama"}).json()["results"] == by_slug
