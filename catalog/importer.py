@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import re
 import time
 import urllib.request
 import zipfile
@@ -266,16 +267,46 @@ def _merge(movie: Movie, values: dict[str, Any], overwrite: bool) -> tuple[set[s
     return wrote, differs
 
 
+_ALTERNATE_TITLE = re.compile(r"\s*\([^()]*\)\s*$")  # MovieLens's "Seven (a.k.a. Se7en)"
+
+
+def _title_keys(title: str) -> set[str]:
+    return {key for key in (fold_words(title), fold_words(_ALTERNATE_TITLE.sub("", title))) if key}
+
+
+class _Unlinked:
+    """Films without a MovieLens id (the starter catalogue, staff additions), so that loading
+    MovieLens after them links them instead of duplicating them: by IMDb id when both have one
+    (the years may differ: "Brief Encounter" 1945 or 1946), else by folded title, with or
+    without an alternate title in brackets, and year. Each film is linked once."""
+
+    def __init__(self, movies: Iterable[Movie]) -> None:
+        self.by_imdb: dict[str, Movie] = {}
+        self.by_title: dict[tuple[str, int | None], list[Movie]] = defaultdict(list)
+        self.taken: set[Any] = set()
+        for movie in movies:
+            if movie.imdb_id:
+                self.by_imdb.setdefault(movie.imdb_id, movie)
+            for key in _title_keys(movie.title):
+                self.by_title[(key, movie.year)].append(movie)
+
+    def take(self, parsed: ParsedMovie) -> Movie | None:
+        found = [self.by_imdb[parsed.imdb_id]] if parsed.imdb_id in self.by_imdb else []
+        for key in _title_keys(parsed.title):
+            found += self.by_title.get((key, parsed.year), [])
+        for movie in found:
+            if movie.pk not in self.taken:
+                self.taken.add(movie.pk)
+                return movie
+        return None
+
+
 def _upsert_movies(data: ParsedDataset, stats: ImportStats, progress: Progress, overwrite: bool, changes: _FilmChanges) -> dict[int, Movie]:
     # Only the compared fields: loading 87k whole films (overviews, dates) twice cost more than the writes.
     fields = ("pk", "movielens_id", *MOVIE_FIELDS)
     imported = Movie.objects.filter(movielens_id__isnull=False)
     existing = {m.movielens_id: m for m in imported.only(*fields)}
-    # Films without a MovieLens id (the starter catalogue, staff additions) are matched by folded
-    # title and year, so loading MovieLens after them does not duplicate them.
-    unlinked: dict[tuple[str, int | None], list[Movie]] = defaultdict(list)
-    for movie in Movie.objects.filter(movielens_id__isnull=True).only(*fields).order_by("pk"):
-        unlinked[(fold_words(movie.title), movie.year)].append(movie)
+    unlinked = _Unlinked(Movie.objects.filter(movielens_id__isnull=True).only(*fields).order_by("pk"))
     counters = _file_counters(data)
     to_create: list[Movie] = []
     # Grouped by the fields that changed: bulk_update writes every listed field of every film (a
@@ -284,8 +315,8 @@ def _upsert_movies(data: ParsedDataset, stats: ImportStats, progress: Progress, 
     for parsed in progress("films", list(data.movies.values())):
         movie = existing.get(parsed.movielens_id)
         linked = False
-        if movie is None and (candidates := unlinked.get((fold_words(parsed.title), parsed.year))):
-            movie, linked = candidates.pop(0), True
+        if movie is None and (movie := unlinked.take(parsed)) is not None:
+            linked = True
             movie.movielens_id = parsed.movielens_id
             stats.movies_linked += 1
         if movie is None:

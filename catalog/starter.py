@@ -19,7 +19,9 @@ def starter_films(path: Path = STARTER_FILE) -> list[dict]:
 
 @atomic
 def load_starter_catalogue(path: Path = STARTER_FILE) -> int:
-    """Create the starter films that are missing (matched by folded title and year); returns how many.
+    """Create the starter films that are missing; returns how many. A film is present when one
+    with its IMDb id is (MovieLens may title it "Star Wars: Episode IV - A New Hope" and date it
+    a year apart), or one with its folded title and year.
 
     Never get_or_create: the catalogue may hold the same title and year twice (an import, staff),
     which made it raise MultipleObjectsReturned.
@@ -27,10 +29,12 @@ def load_starter_catalogue(path: Path = STARTER_FILE) -> int:
     films = starter_films(path)
     stored = Movie.objects.filter(year__in={film["year"] for film in films}).values_list("title", "year")
     present = {(fold_words(title), year) for title, year in stored}
+    imdb_ids = [film["imdb_id"] for film in films if film.get("imdb_id")]
+    known_imdb = set(Movie.objects.filter(imdb_id__in=imdb_ids).values_list("imdb_id", flat=True))
     created = 0
     for film in films:
         key = (fold_words(film["title"]), film["year"])
-        if key in present:
+        if key in present or film.get("imdb_id") in known_imdb:
             continue
         present.add(key)
         movie = Movie.objects.create(

@@ -134,6 +134,31 @@ def test_film_without_movielens_id_is_linked_not_duplicated(db, small):  # noqa:
     assert (film.movielens_id, film.overview, film.imdb_id) == (1, "Starter words.", "tt0133093")
 
 
+def test_film_titled_or_dated_otherwise_is_linked_by_imdb_id(db, small):  # noqa: F811
+    # MovieLens may give a longer title and another year than the starter catalogue.
+    starter = Movie.objects.create(title="Matrix", year=1998, imdb_id="tt0133093")
+    run(small)
+    assert Movie.objects.filter(imdb_id="tt0133093").count() == 1
+    assert Movie.objects.get(pk=starter.pk).movielens_id == 1
+
+
+def test_alternate_title_in_brackets_still_links(db, small):  # noqa: F811
+    write(small, "movies.csv", 'movieId,title,genres\n1,Seven (a.k.a. Se7en) (1995),Thriller\n2,Amélie (2001),Comedy\n3,Nothing (2003),Drama\n')
+    write(small, "links.csv", "movieId,imdbId,tmdbId\n1,,\n2,0211915,194\n3,0298482,\n")
+    starter = Movie.objects.create(title="Seven", year=1995)
+    run(small)
+    assert Movie.objects.get(pk=starter.pk).movielens_id == 1 and Movie.objects.filter(year=1995).count() == 1
+
+
+def test_load_starter_after_movielens_skips_films_it_holds_under_other_titles(db, small):  # noqa: F811
+    from catalog.starter import load_starter_catalogue, starter_films
+
+    film = next(f for f in starter_films() if f.get("imdb_id"))
+    Movie.objects.create(title=f"{film['title']}: The Longer Title", year=film["year"] + 1, imdb_id=film["imdb_id"])
+    load_starter_catalogue()
+    assert Movie.objects.filter(imdb_id=film["imdb_id"]).count() == 1
+
+
 def test_updated_at_moves_for_filled_films(db, side):
     run(side)
     Movie.objects.filter(movielens_id=1).update(updated_at=LONG_AGO)
