@@ -594,11 +594,22 @@ class _FilmListView(PrivateCacheMixin, JsonApiMixin, generics.ListAPIView):
 
 
 class _FilmListItemView(PrivateCacheMixin, JsonApiMixin, APIView):
+    """One film's entry on a list: GET it (where a 201's Location points), DELETE it."""
+
     permission_classes = [IsAuthenticated]
     what = ""
+    model: type[Model]
+    serializer_class: type[serializers.Serializer]
 
     def remove(self, user: Any, movie: Movie) -> bool:
         raise NotImplementedError
+
+    def get(self, request: Request, movie_id: int) -> Response:
+        movie = movie_or_404(movie_id)
+        item = _user_items(self.model, request.user).filter(movie=movie).first()
+        if item is None:
+            raise NotFound(f"Film {movie_id} is not on your {self.what}.")
+        return Response(self.serializer_class(item).data)
 
     def delete(self, request: Request, movie_id: int) -> Response:
         movie = movie_or_404(movie_id)
@@ -683,6 +694,19 @@ class MyNotInterestedView(_FilmListView):
 
 class MyWatchlistItemView(_FilmListItemView):
     what = "watchlist"
+    model = WatchlistItem
+    serializer_class = WatchlistItemSerializer
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="my_watchlist_item",
+        summary="One film's entry on your watchlist",
+        parameters=[movie_id_parameter()],
+        examples=[OpenApiExample("The entry", response_only=True, value=LIST_ITEM_EXAMPLE)],
+        responses={200: WatchlistItemSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, movie_id: int) -> Response:
+        return super().get(request, movie_id)
 
     @extend_schema(
         tags=["me"],
@@ -700,6 +724,19 @@ class MyWatchlistItemView(_FilmListItemView):
 
 class MyNotInterestedItemView(_FilmListItemView):
     what = "not-interested list"
+    model = NotInterested
+    serializer_class = NotInterestedSerializer
+
+    @extend_schema(
+        tags=["me"],
+        operation_id="my_not_interested_item",
+        summary="One film's entry on your not-interested list",
+        parameters=[movie_id_parameter()],
+        examples=[OpenApiExample("The entry", response_only=True, value=LIST_ITEM_EXAMPLE)],
+        responses={200: NotInterestedSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, movie_id: int) -> Response:
+        return super().get(request, movie_id)
 
     @extend_schema(
         tags=["me"],

@@ -80,3 +80,7 @@ def test_added_film_has_a_location(client, db, url):
     added = client.post(url, {"movie": film.pk}, format="json")
     assert added.status_code == 201 and added["Location"] == f"http://testserver{url}{film.pk}/"
     assert "Location" not in client.post(url, {"movie": film.pk}, format="json")  # already listed: 200
+    entry = client.get(added["Location"])  # the Location can be read
+    assert entry.status_code == 200 and entry.json()["movie"]["id"] == film.pk
+    client.delete(added["Location"])
+    assert client.get(added["Location"]).status_code == 404
