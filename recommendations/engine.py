@@ -21,6 +21,8 @@ from recommendations.ml.taste import rating_weights, user_vector
 
 CACHE_SECONDS = 600
 CANDIDATES = 300  # per-user cached shortlist, filtered per request
+FILTERED_CANDIDATES = 100  # per filter, when the shortlist holds too few films passing it (100 = the API's largest k)
+MAX_FILTERS_CACHED = 32  # filters kept per user shortlist and per bundle
 FILM_CACHE_SECONDS = 600.0  # film cards (title, year, genres) reused across requests, as long as a shortlist
 FILM_CACHE_MAX = 20_000
 
@@ -168,6 +170,10 @@ class Shortlist:
     because: np.ndarray  # (n, 2) movie ids, padded with ids.no_id()
     notes: dict[int, str]
     rated: bool  # False: no usable ratings, every film is "popular"
+    size: int = CANDIDATES  # how many candidates were asked for (fewer when fewer films are left)
+    # (genre, decade) -> the best films passing that filter, when this shortlist holds too few of
+    # them; cached with it, so a new rating (which deletes the user's key) clears them too.
+    filtered: dict[tuple[str, int | None], Shortlist] = field(default_factory=dict, compare=False, repr=False)
 
     def rec(self, i: int, movie: Movie | None = None) -> Rec:
         ids = [m for m in self.because[i].tolist() if is_id(m)]
@@ -203,14 +209,23 @@ def recommend_for_user(user, k: int = 20, *, genre: str = "", decade: int | None
     picked = _pick(shortlist, k, genre, decade, bundle)
     if len(picked) < k and (genre or decade is not None) and len(shortlist.movie_ids) >= CANDIDATES:
         # The shortlist holds too few films of this genre or decade: rank the user's scores
-        # again over the films that pass the filter (not cached: filters are many).
-        only = _rows(bundle, id_array(_allowed(None, genre, decade)))
-        picked = _pick(_compute_shortlist(bundle, user, only=only, size=k), k, "", None, bundle)
+        # again over the films that pass the filter, once per filter while the shortlist lives.
+        filtered = shortlist.filtered.get((genre, decade))
+        if filtered is None or (len(filtered.movie_ids) < k and len(filtered.movie_ids) >= filtered.size):
+            only = _rows(bundle, id_array(_allowed_ids(bundle, genre, decade)))
+            filtered = _compute_shortlist(bundle, user, only=only, size=max(k, FILTERED_CANDIDATES))
+            if len(shortlist.filtered) >= MAX_FILTERS_CACHED:
+                shortlist.filtered.clear()
+            shortlist.filtered[(genre, decade)] = filtered
+            cache.set(key, shortlist, CACHE_SECONDS)
+        picked = _pick(filtered, k, "", None, bundle)
     return picked
 
 
-def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = None, size: int = CANDIDATES) -> Shortlist:
-    """The user's ``size`` best candidates with their explanations; ``only``: rows to choose from."""
+def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = None, size: int | None = None) -> Shortlist:
+    """The user's ``size`` (default CANDIDATES) best candidates with their explanations; ``only``:
+    rows to choose from."""
+    size = size or CANDIDATES
     profile = user_profile(user)
     scores, rated_rows, weights = score_user(bundle, profile)
     exclude = np.concatenate([rated_rows, _rows(bundle, profile.hidden_ids)])
@@ -232,7 +247,7 @@ def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = 
     titles = _titles(rated_ids.tolist())  # all rated films: a shared title gets its year
     notes = {m: f"{titles.get(m, '?')} {value_of[m]:g}★" for m in cited}
     return Shortlist(
-        bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, len(rated_rows) > 0
+        bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, len(rated_rows) > 0, size
     )
 
 
@@ -241,7 +256,7 @@ def _pick(shortlist: Shortlist, k: int, genre: str, decade: int | None, bundle: 
     ids = shortlist.movie_ids.tolist()
     order: list[int] = list(range(len(ids)))
     if genre or decade is not None:
-        allowed = _allowed(ids, genre, decade)
+        allowed = _allowed_ids(bundle, genre, decade)
         order = [i for i in order if ids[i] in allowed]
     kept: list[Rec] = []
     start = 0
@@ -253,9 +268,34 @@ def _pick(shortlist: Shortlist, k: int, genre: str, decade: int | None, bundle: 
     return kept
 
 
-def _allowed(movie_ids: list[int] | None, genre: str, decade: int | None) -> set[int]:
-    """The films among ``movie_ids`` (None: the whole catalogue) that pass the filters."""
-    qs = Movie.objects.all() if movie_ids is None else Movie.objects.filter(pk__in=movie_ids)
+def _allowed_ids(bundle: store.Bundle, genre: str, decade: int | None) -> set:
+    """Every film of the catalogue that passes the filters, cached on the bundle for
+    FILM_CACHE_SECONDS (an admin edit of a film's genres or year shows within that time).
+    Each filter reads one collection: the genre's links, or the films' years; no join."""
+    now = time.monotonic()
+    entry = bundle.filters.get((genre, decade))
+    if entry is not None and now - entry[0] < FILM_CACHE_SECONDS:
+        return entry[1]
+    from catalog.models import Genre
+
+    found: set | None = None
+    if genre:
+        genre_pk = Genre.objects.filter(slug=genre).values_list("pk", flat=True).first()
+        links = Movie.genres.through.objects.filter(genre_id=genre_pk).order_by()
+        found = set(links.values_list("movie_id", flat=True)) if genre_pk is not None else set()
+    if decade is not None:
+        years = Movie.objects.filter(year__gte=decade, year__lte=decade + 9).order_by()
+        in_decade = set(years.values_list("pk", flat=True))
+        found = in_decade if found is None else found & in_decade
+    if len(bundle.filters) >= MAX_FILTERS_CACHED:
+        bundle.filters.clear()
+    bundle.filters[(genre, decade)] = (now, found or set())
+    return found or set()
+
+
+def _allowed(movie_ids: list[int], genre: str, decade: int | None) -> set[int]:
+    """The films among ``movie_ids`` that pass the filters."""
+    qs = Movie.objects.filter(pk__in=movie_ids)
     if genre:
         qs = qs.filter(genres__slug=genre)
     if decade is not None:

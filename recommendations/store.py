@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from recommendations.ids import ids_from_store, ids_to_store
-from recommendations.ml.hybrid import rank_zscore
+from recommendations.ml.hybrid import liking_prior
 from recommendations.models import ActiveModel, ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Bundle:
     hybrid_complete: bool = False  # the hybrid scores every embedding row (no film embedded since)
     hybrid_identity: bool = False  # ... and its columns are the embedding rows in order
     films: dict = field(default_factory=dict)  # movie id -> (loaded_at, Movie): engine's film-card cache
+    filters: dict = field(default_factory=dict)  # (genre, decade) -> (loaded_at, film ids): engine's filter cache
 
 
 def load_bundle(version: ModelVersion) -> Bundle:
@@ -110,19 +111,19 @@ def _attach_ratings_model(bundle: Bundle, version: ModelVersion) -> None:
             logger.exception("collaborative artifact of v%s is missing or corrupt; serving content only", version.pk)
 
 
+def rating_midpoint() -> float:
+    from catalog.models import RATING_MAX, RATING_MIN
+
+    return (RATING_MIN + RATING_MAX) / 2
+
+
 def _popularity(movie_ids: np.ndarray) -> np.ndarray:
-    """The site's prior for each row: how many people rated the film, and how well.
+    """The site's prior for each row (``ml.hybrid.liking_prior``), from the films' rating counters."""
+    from catalog.models import Movie
 
-    ``Σ (rating - midpoint of the scale)`` counts a film up per liking and down per dislike, so
-    one 0.5★ does not make a film "popular" for everyone. Its ranks are z-scored (ties share a
-    rank), which bounds the prior to ±√3 whatever the catalogue: z-scoring raw counts gave a
-    film with the only rating on a new site a prior of ~20, above any taste score.
-    """
-    from catalog.models import RATING_MAX, RATING_MIN, Movie
-
-    midpoint = (RATING_MIN + RATING_MAX) / 2
-    net = {pk: total - midpoint * count for pk, count, total in Movie.objects.values_list("pk", "rating_count", "rating_sum")}
-    return rank_zscore(np.array([net.get(m, 0.0) for m in movie_ids.tolist()], dtype=np.float64))
+    stored = {pk: (count, total) for pk, count, total in Movie.objects.values_list("pk", "rating_count", "rating_sum")}
+    counts, sums = np.array([stored.get(m, (0, 0.0)) for m in movie_ids.tolist()], dtype=np.float64).reshape(-1, 2).T
+    return liking_prior(counts, sums, rating_midpoint())
 
 
 class _ServingState:

@@ -40,3 +40,18 @@ def test_decade_outside_the_shortlist_still_fills_the_list(comedy_fan) -> None:
     fan, _, horrors = comedy_fan
     recs = recommend_for_user(fan, k=20, decade=1970)
     assert sorted(r.movie_id for r in recs) == sorted(m.pk for m in horrors[1:10])  # 1971–1979, unseen
+
+
+def test_a_filtered_list_is_computed_once_until_the_next_rating(comedy_fan, monkeypatch: pytest.MonkeyPatch) -> None:
+    fan, _, horrors = comedy_fan
+    scored: list[int] = []
+    real = engine.score_user
+    monkeypatch.setattr(engine, "score_user", lambda *a, **kw: scored.append(1) or real(*a, **kw))
+    first = [r.movie_id for r in recommend_for_user(fan, k=8, genre="horror")]
+    assert len(scored) == 2  # the shortlist, then the horror films
+    assert [r.movie_id for r in recommend_for_user(fan, k=8, genre="horror")] == first
+    assert [r.movie_id for r in recommend_for_user(fan, k=3, genre="horror")] == first[:3]
+    assert len(scored) == 2  # served from the cached shortlist
+    rating_upsert(user=fan, movie=horrors[5], value=5.0)
+    after = [r.movie_id for r in recommend_for_user(fan, k=8, genre="horror")]
+    assert len(scored) == 4 and horrors[5].pk not in after

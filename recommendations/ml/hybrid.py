@@ -130,6 +130,14 @@ def rank_zscore(values: np.ndarray) -> np.ndarray:
     return ((quantile - 0.5) * 2 * np.sqrt(3.0)).astype(np.float32)
 
 
+def liking_prior(counts: np.ndarray, sums: np.ndarray, midpoint: float) -> np.ndarray:
+    """The site's popularity prior from each film's number of ratings and their sum:
+    ``Σ (rating - midpoint)`` counts a film up per liking and down per dislike (one 0.5★ does not
+    make a film popular), as rank z-scores, bounded to ±√3 whatever the catalogue (z-scoring raw
+    counts gave the only rated film of a new site a prior of ~20, above any taste score)."""
+    return rank_zscore(np.asarray(sums, dtype=np.float64) - midpoint * np.asarray(counts, dtype=np.float64))
+
+
 def zscore_rows(scores: np.ndarray, exclude: sp.csr_matrix | None = None) -> np.ndarray:
     """Per-row z-scores computed over the non-excluded items; excluded items get -inf."""
     s = np.array(scores, dtype=np.float64, copy=True)

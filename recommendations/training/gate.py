@@ -13,7 +13,7 @@ from django.utils import timezone
 from movierec.mongo import atomic  # Django's atomic() is a no-op on MongoDB
 from recommendations import services, store
 from recommendations.ids import as_key, ids_from_store
-from recommendations.ml.hybrid import zscore
+from recommendations.ml.hybrid import liking_prior
 from recommendations.models import ActiveModel, ModelVersion, TrainingState
 from recommendations.training.build import _collab_params, _fit_collab
 from recommendations.training.lifecycle import Status, conf
@@ -76,7 +76,7 @@ def _fit_eval_hybrids(versions: list[ModelVersion], split: Split) -> dict[int, A
 
 
 def _eval_bundle(
-    version: ModelVersion, popularity: dict[int, int], collab: EvalCollab | None, hybrid: Any = None
+    version: ModelVersion, popularity: dict[Any, tuple[int, float]], collab: EvalCollab | None, hybrid: Any = None
 ) -> store.Bundle:
     arrays = store.load_npz(version.embeddings_path)
     movie_ids = ids_from_store(arrays["movie_ids"])
@@ -84,8 +84,9 @@ def _eval_bundle(
     if matrix.ndim != 2 or matrix.shape[0] != len(movie_ids):
         raise ValueError(f"artifact of v{version.pk} is inconsistent")
     bundle = store.Bundle(version.pk, movie_ids, matrix, {m: i for i, m in enumerate(movie_ids.tolist())})
-    # Popularity from the train part only: the held-out ratings must not leak in.
-    bundle.popularity = zscore(np.log1p(np.array([popularity.get(m, 0) for m in movie_ids.tolist()], dtype=np.float32)))
+    # The prior serving uses (store._popularity), from the train part only: the held-out ratings must not leak in.
+    counts, sums = np.array([popularity.get(m, (0, 0.0)) for m in movie_ids.tolist()], dtype=np.float64).reshape(-1, 2).T
+    bundle.popularity = liking_prior(counts, sums, store.rating_midpoint())
     if collab is not None:
         bundle.collab = collab.model
         bundle.collab_rows = np.array([bundle.row_of.get(m, -1) for m in collab.movie_ids.tolist()], dtype=np.int64)
@@ -117,8 +118,9 @@ def score_split(
     from recommendations.ml.ranking import top_k
 
     tr_users, tr_movies, tr_values, tr_stamps = split.part(split.train)
-    popularity = dict(zip(*np.unique(tr_movies, return_counts=True), strict=True))
-    popularity = {as_key(k): int(v) for k, v in popularity.items()}
+    films, where = np.unique(tr_movies, return_inverse=True)
+    counts, sums = np.bincount(where, minlength=len(films)), np.bincount(where, weights=tr_values, minlength=len(films))
+    popularity = {as_key(m): (int(c), float(s)) for m, c, s in zip(films.tolist(), counts.tolist(), sums.tolist(), strict=True)}
     bundles = [_eval_bundle(v, popularity, collab, (hybrids or {}).get(v.pk)) for v in versions]
     users = sorted(split.heldout)
     if len(users) > EVAL_MAX_USERS:
