@@ -482,7 +482,7 @@ def _training_check() -> dict[str, Any]:
         return {"ok": False, "detail": "unknown"}
     if waiting:
         since = waiting[0].created_at.isoformat(timespec="seconds")
-        return {"ok": False, "detail": f"v{waiting[0].pk} queued since {since}, not started: no ml worker?"}
+        return {"ok": False, "detail": f"v{waiting[0].pk} queued since {since}, not started: the ml worker is busy or not running"}
     return {"ok": True, "detail": "no retraining waiting for a worker"}
 
 

@@ -221,5 +221,5 @@ class HealthSerializer(serializers.Serializer):
     broker = BrokerCheckSerializer()
     model = ModelCheckSerializer()
     training = CheckSerializer(
-        help_text="Not ok when a retraining has waited more than 5 minutes for an ml worker (is one running?)."
+        help_text="Not ok when a retraining has waited more than 5 minutes for the ml worker (busy with a long embedding, or not running)."
     )
