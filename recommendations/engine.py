@@ -7,7 +7,7 @@ precomputed), so a request costs a few numpy ops over the film matrix.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from django.core.cache import cache
@@ -97,7 +97,12 @@ def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, 
     content = bundle.matrix @ vec if needed and np.any(vec) else np.zeros(len(bundle.movie_ids), np.float32)
     from recommendations.hybrid_serving import blend
 
-    scores = blend(bundle, profile, rated_rows, content)
+    # The collaborative models count every rated film as a liking (they learn from who rated
+    # what): a comedy rated 1★ would bring more comedies. Only films rated at or above the
+    # scale's midpoint feed them; the taste vector still counts the others against.
+    liked = rated_rows[profile.values[_mask(bundle, profile.movie_ids)] >= store.rating_midpoint()]
+    liked_profile = replace(profile, movie_ids=bundle.movie_ids[liked])
+    scores = blend(bundle, liked_profile, liked, content)
     return scores, rated_rows, weights
 
 
@@ -246,9 +251,9 @@ def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = 
     cited = sorted({m for m in because.ravel().tolist() if is_id(m)})
     titles = _titles(rated_ids.tolist())  # all rated films: a shared title gets its year
     notes = {m: f"{titles.get(m, '?')} {value_of[m]:g}★" for m in cited}
-    return Shortlist(
-        bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, len(rated_rows) > 0, size
-    )
+    # Without a liked film the collaborative part had no input: the list leans on popularity.
+    liked_any = bool(np.any(values >= store.rating_midpoint()))
+    return Shortlist(bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, liked_any, size)
 
 
 def _pick(shortlist: Shortlist, k: int, genre: str, decade: int | None, bundle: store.Bundle) -> list[Rec]:

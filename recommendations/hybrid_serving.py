@@ -36,7 +36,8 @@ def blend(bundle, profile, rated_rows: np.ndarray, content: np.ndarray) -> np.nd
         return bundle_hybrid_scores(bundle, profile.movie_ids, content, rated_rows)
     bucket = activity_bucket(len(rated_rows))
     weights = (bundle.blend or {}).get(bucket) or DEFAULT_WEIGHTS[bucket]
-    scores = weights["content"] * zscore_rows(content[None, :])[0] if len(rated_rows) else np.zeros_like(content)
+    # Content counts whenever there is a taste, even one made of dislikes only (no rated_rows here).
+    scores = weights["content"] * zscore_rows(content[None, :])[0] if np.any(content) else np.zeros_like(content)
     if bundle.popularity is not None:
         scores = scores + weights["popularity"] * bundle.popularity
     if bundle.collab is not None and len(rated_rows):

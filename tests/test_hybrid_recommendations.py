@@ -24,20 +24,23 @@ def hybrid_site(starter_model, shared_data):
 
 def test_served_scores_are_the_hybrid_scores(hybrid_site, user) -> None:
     films = most_rated(8)
-    rate(user, dict(zip(films, [5.0, 4.5, 4.0, 5.0, 2.0, 4.5, 3.5, 4.0], strict=True)))
+    values = [5.0, 4.5, 4.0, 5.0, 2.0, 4.5, 3.5, 4.0]
+    rate(user, dict(zip(films, values, strict=True)))
 
     recs = engine.recommend_for_user(user, k=20)
 
     bundle = store.active_bundle()
     assert bundle.hybrid is not None and bundle.collab is None  # one big matrix held, not two
-    reference = reference_scores(hybrid_site, films)
+    # The hybrid's input is the films rated at or above the scale's midpoint: not the 2★ one.
+    reference = reference_scores(hybrid_site, [f for f, v in zip(films, values, strict=True) if v >= 2.75])
     assert len(recs) == 20 and all(r.version_id == hybrid_site.pk for r in recs)
     for rec in recs:
         assert rec.score == pytest.approx(reference[rec.movie_id], abs=1e-4)
-    # The best 20 of the hybrid's ranking, best first (the model itself leaves rated films out).
+    # The best 20 of the hybrid's ranking, best first; every rated film is left out.
     served = [r.movie_id for r in recs]
+    assert not set(served) & set(films)
     assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
-    best_left_out = max(s for m, s in reference.items() if m not in served)
+    best_left_out = max(s for m, s in reference.items() if m not in served and m not in films)
     assert min(r.score for r in recs) >= best_left_out - 1e-4
 
 
