@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +52,9 @@ DECADE = re.compile(r"\b(?:(19|20)(\d)0s|'?(\d)0s)\b")
 # "1980年代" / "80年代": no \b there, digits and CJK are both word characters.
 DECADE_ZH = re.compile(r"(?<!\d)(?:(19|20)(\d)0|(\d)0)\s*年代")
 MENTION_HINT = re.compile(r"\b(like|liked|loved|love|enjoyed|similar to|as good as)\b", re.I)
+HINT_WORDS = frozenset(["like", "liked", "loved", "love", "enjoyed"])
+TITLE_WORD_FILMS = 3  # a title word names a film only when at most this many titles have it
+RARE_TEXT_SHARE = 0.002  # ... and at most this share of the films' texts (at least TITLE_WORD_FILMS)
 
 
 @dataclass
@@ -119,6 +123,9 @@ class _TitleIndex:
         self.by_title: dict[str, list[tuple[int, int | None, int]]] = {}
         self.by_len: dict[int, list[str]] = {}
         self.words: set[str] = set()  # every word of the catalogue's titles, overviews, tags, genres and people
+        # A rare title word -> its films: "like Shawshank" names The Shawshank Redemption.
+        self.by_title_word: dict[str, list[tuple[int, int | None, int]]] = {}
+        self.common: set[str] = set()  # words in the texts of many films ("love", "night", "movie")
 
     def get(self) -> _TitleIndex:
         latest = Movie.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
@@ -129,11 +136,23 @@ class _TitleIndex:
                 self.stamp = stamp
         return self
 
+    def has_rare_word(self, window: str) -> bool:
+        """Whether a title window holds a word that few films' texts have ("shawshank", not "disaster")."""
+        return any(w not in self.common for w in latin_words(window))
+
     def _build(self) -> None:
         by_title: dict[str, list[tuple[int, int | None, int]]] = {}
+        by_title_word: dict[str, list[tuple[int, int | None, int]]] = {}
         words: set[str] = set()
+        texts_with: Counter[str] = Counter()  # films whose text has the word
+        films = 0
         for pk, title, year, count, overview, tags in Movie.objects.values_list("pk", "title", "year", "rating_count", "overview", "tags"):
-            words |= latin_words(" ".join([title, overview, *tag_strings(tags)]))
+            own = latin_words(" ".join([title, overview, *tag_strings(tags)]))
+            films += 1
+            texts_with.update(own)
+            words |= own
+            for word in latin_words(title, min_length=4):
+                by_title_word.setdefault(word, []).append((pk, year, count))
             key = fold_words(title)
             for variant in {key, re.sub(r"^(the|a|an) ", "", key)}:
                 if variant:
@@ -141,6 +160,12 @@ class _TitleIndex:
         for name in [*Genre.objects.values_list("name", flat=True), *Person.objects.values_list("name", flat=True)]:
             words |= latin_words(name)
         self.words = words
+        # Rare: in at most TITLE_WORD_FILMS titles, and in the texts of few films (not "love", "night").
+        rare_texts = max(TITLE_WORD_FILMS, int(RARE_TEXT_SHARE * films))
+        self.by_title_word = {
+            w: films for w, films in by_title_word.items() if len(films) <= TITLE_WORD_FILMS and texts_with[w] <= rare_texts
+        }
+        self.common = {w for w, n in texts_with.items() if n > rare_texts}
         self.by_title = by_title
         self.by_len = {}
         for key in by_title:
@@ -180,14 +205,20 @@ def words_unknown(text: str) -> bool:
 
 
 def find_mentions(text: str) -> list[int]:
-    """Catalogue films named in the text, by exact or fuzzy match on whole-word windows."""
+    """Catalogue films named in the text, by exact or fuzzy match on whole-word windows.
+
+    A title made of everyday words ("Disaster Movie", "For the Birds") counts only when it reads
+    as a name: right after "like", "loved" etc., or capitalised. A fuzzy match (a typo) must share
+    a word of four letters or more with the title: "the kids" is not "the birds".
+    """
     index = _index.get()
     words = fold_words(text).split()
     raw_words = text.split()
     years = [int(y) for y in re.findall(r"\b(18\d\d|19\d\d|20\d\d)\b", text)]
+    after = _after_hint(words)
+    hinted = bool(after) or bool(MENTION_HINT.search(text))
     found: list[int] = []
     used: set[int] = set()
-    hinted = bool(MENTION_HINT.search(text))
     for size in range(min(MAX_TITLE_WORDS, len(words)), 0, -1):
         for start in range(len(words) - size + 1):
             span = set(range(start, start + size))
@@ -197,21 +228,41 @@ def find_mentions(text: str) -> list[int]:
             candidates = index.by_title.get(window)
             if candidates is None and size >= 2 and len(window) >= 8:
                 close = difflib.get_close_matches(window, index.by_len.get(size, []), n=1, cutoff=0.88)
-                candidates = index.by_title.get(close[0]) if close else None
+                if close and _shares_a_long_word(window, close[0]):
+                    candidates = index.by_title.get(close[0])
             if not candidates:
                 continue
-            if size == 1 and not _single_word_ok(raw_words, words[start], hinted):
+            named = start in after or (hinted and _capitalised(raw_words, words[start]))
+            if size == 1 and not named:
+                continue
+            if size >= 2 and not (named or _capitalised(raw_words, words[start]) or index.has_rare_word(window)):
                 continue
             found.append(_pick(candidates, years))
             used |= span
+    # A rare word of a longer title, right after "like" etc.: "like Shawshank, but lighter".
+    for i, word in enumerate(words):
+        if i not in used and i in after and word in index.by_title_word:
+            found.append(_pick(index.by_title_word[word], years))
+            used.add(i)
     return list(dict.fromkeys(found))
 
 
-def _single_word_ok(raw_words: list[str], word: str, hinted: bool) -> bool:
-    """One-word titles ("Up", "Alien") only count when written as a name after 'like' etc."""
-    if len(word) < 3 or not hinted:
-        return False
-    return any(fold_words(w) == word and w[:1].isupper() for w in raw_words[1:])
+def _after_hint(words: list[str]) -> set[int]:
+    """Positions of the words right after "like", "loved", "similar to", "as good as"..."""
+    out = set()
+    for i in range(1, len(words)):
+        if words[i - 1] in HINT_WORDS or words[max(0, i - 2) : i] == ["similar", "to"] or words[max(0, i - 3) : i] == ["as", "good", "as"]:
+            out.add(i)
+    return out
+
+
+def _capitalised(raw_words: list[str], word: str) -> bool:
+    """Written with a capital, and not as the request's first word."""
+    return len(word) >= 3 and any(fold_words(w) == word and w[:1].isupper() for w in raw_words[1:])
+
+
+def _shares_a_long_word(window: str, title: str) -> bool:
+    return bool({w for w in window.split() if len(w) >= 4} & set(title.split()))
 
 
 def _pick(candidates: list[tuple[int, int | None, int]], years: list[int]) -> int:
