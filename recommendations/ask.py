@@ -16,8 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
-from catalog.models import Genre, Movie, Person, tag_strings
+from catalog.models import Genre, Movie, Person, attach_genres, tag_strings
+from catalog.templatetags.movierec import genre_name
 from catalog.text import fold_words
 from recommendations import store
 from recommendations.encoders import get_encoder
@@ -341,19 +345,43 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     keep = np.isfinite(top_scores)
     top, top_scores = top[keep], top_scores[keep]
     films = Movie.objects.in_bulk([as_key(bundle.movie_ids[r]) for r in top])
-    why_bits = []
-    if mentioned:
-        why_bits.append("like " + ", ".join(m.title for m in mentioned))
-    if constraints.describe():
-        why_bits.append("matches your request: " + constraints.describe())
-    why = "; ".join(why_bits) or "close to your words"
+    attach_genres(films.values())
     if not mentioned and not constraints.describe() and not constraints.moods and words_unknown(text):
         # Nothing understood and no word known: any "match" would be arbitrary, so say so.
         note = "None of these words appear in the catalogue: try a title, a genre or a few words about the story."
         return AskResult([], [], constraints, note, bundle.version_id, unknown_words=True)
-    items = [AskItem(films[as_key(bundle.movie_ids[r])], float(s), why) for r, s in zip(top, top_scores, strict=True) if as_key(bundle.movie_ids[r]) in films]
+    items = [AskItem(films[as_key(bundle.movie_ids[r])], float(s), "") for r, s in zip(top, top_scores, strict=True) if as_key(bundle.movie_ids[r]) in films]
     note = "" if mentioned else "No film title recognised in your request; answered from your words alone."
-    return AskResult(items, mentioned, constraints, note, bundle.version_id)
+    result = AskResult(items, mentioned, constraints, note, bundle.version_id)
+    for item in items:  # each film's own reasons: a genre the film lacks is not claimed for it
+        item.why = item_why(item.movie, result, text)
+    return result
+
+
+def item_why(movie: Movie, answer: AskResult, request_text: str) -> str:
+    """Why this film fits the plain-words request: the films it is like, the parts of the
+    request it matches (genres, decade, mood), and request words found in its own text."""
+    constraints = answer.constraints
+    genres = {g.name for g in movie.genres.all()}
+    matched = [genre_name(g) for g in constraints.genres if g in genres]
+    if constraints.decade and movie.year and constraints.decade <= movie.year <= constraints.decade + 9:
+        matched.append(_("the %(decade)ss") % {"decade": constraints.decade})
+    matched += [_("leaning %(genre)s") % {"genre": genre_name(g)} for g in constraints.moods if g in genres and g not in constraints.genres]
+    bits = []
+    if answer.mentioned:
+        titles = _(", ").join(pgettext("quoted film title", "%(title)s") % {"title": m.title} for m in answer.mentioned)
+        bits.append(_("like %(titles)s") % {"titles": titles})
+    if matched:
+        bits.append(_("matches your request: %(what)s") % {"what": _(", ").join(matched)})
+    # Four letters or more: a shared "war" or "man" explains little.
+    asked = latin_words(request_text, min_length=4)
+    own = latin_words(" ".join([movie.title, movie.overview, *movie.tag_list]), min_length=4)
+    shared = [w for w in sorted(asked & own) if w not in {g.lower() for g in genres}][:3]
+    if shared:
+        quoted = _(", ").join(pgettext("quoted word", "“%(word)s”") % {"word": w} for w in shared)
+        bits.append(_("about %(words)s") % {"words": quoted})
+    return capfirst(_("; ").join(bits)) if bits else _("Close to your words")
+
 
 
 def _allowed_rows(bundle: store.Bundle, constraints: Constraints) -> np.ndarray | None:

@@ -16,9 +16,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
@@ -26,7 +25,7 @@ from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem, a
 from catalog.templatetags.movierec import genre_name
 from catalog.views import card_context
 from recommendations import selectors
-from recommendations.ask import AskResult, ask, latin_words
+from recommendations.ask import AskResult, ask
 from recommendations.engine import Rec
 from recommendations.onboarding import MIN_RATINGS, onboarding_films
 
@@ -175,31 +174,6 @@ def explain_answer(answer: AskResult) -> tuple[str, str]:
     return _(", ").join(understood), note
 
 
-def item_why(movie: Movie, answer: AskResult, request_text: str) -> str:
-    """Why this film fits the plain-words request: the films it is like, the parts of the
-    request it matches (genres, decade, mood), and request words found in its own text."""
-    constraints = answer.constraints
-    genres = {g.name for g in movie.genres.all()}
-    matched = [genre_name(g) for g in constraints.genres if g in genres]
-    if constraints.decade and movie.year and constraints.decade <= movie.year <= constraints.decade + 9:
-        matched.append(_("the %(decade)ss") % {"decade": constraints.decade})
-    matched += [_("leaning %(genre)s") % {"genre": genre_name(g)} for g in constraints.moods if g in genres and g not in constraints.genres]
-    bits = []
-    if answer.mentioned:
-        titles = _(", ").join(pgettext("quoted film title", "%(title)s") % {"title": m.title} for m in answer.mentioned)
-        bits.append(_("like %(titles)s") % {"titles": titles})
-    if matched:
-        bits.append(_("matches your request: %(what)s") % {"what": _(", ").join(matched)})
-    # Four letters or more: a shared "war" or "man" explains little.
-    asked = latin_words(request_text, min_length=4)
-    own = latin_words(" ".join([movie.title, movie.overview, *movie.tag_list]), min_length=4)
-    shared = [w for w in sorted(asked & own) if w not in {g.lower() for g in genres}][:3]
-    if shared:
-        quoted = _(", ").join(pgettext("quoted word", "“%(word)s”") % {"word": w} for w in shared)
-        bits.append(_("about %(words)s") % {"words": quoted})
-    return capfirst(_("; ").join(bits)) if bits else _("Close to your words")
-
-
 def search(request: HttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()[:300]
     titles = list(catalog_selectors.movie_list(catalog_selectors.MovieFilters(q=q))[:12]) if q else []
@@ -213,8 +187,6 @@ def search(request: HttpRequest) -> HttpResponse:
         items = list(answer.items)
     cards = card_context(request, titles + [i.movie for i in items])
     items = [i for i in items if i.movie.pk not in cards["hidden_ids"]]
-    for item in items:
-        item.why = item_why(item.movie, answer, q)
     context = {
         "search_q": q,
         "titles": titles,

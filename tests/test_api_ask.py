@@ -43,7 +43,7 @@ def test_anonymous_ask_returns_films_with_explanations(films, monkeypatch):
     for item in body["results"]:
         assert item["movie"]["title"].startswith("Crime story")
         assert 1980 <= item["movie"]["year"] <= 1989
-        assert item["why"].startswith("like Heat")
+        assert item["why"].startswith("Like Heat")
         assert isinstance(item["score"], float)
 
 
@@ -110,3 +110,14 @@ def test_ask_with_the_real_encoder(real_model):
     assert "Toy Story" in [m["title"] for m in body["mentioned"]]
     assert len(body["results"]) == 5
     assert all(item["why"] for item in body["results"])
+
+
+def test_each_answer_claims_only_the_genres_it_has(films, monkeypatch):
+    use_fake_encoder(monkeypatch)
+    random_model()
+    body = APIClient().post(URL, {"text": "a funny crime film", "k": 10}, format="json").json()
+    assert body["results"]
+    for item in body["results"]:
+        genres = {g["name"] for g in item["movie"]["genres"]}
+        for name in ("Comedy", "Crime"):
+            assert (name in item["why"]) == (name in genres), (item["movie"]["title"], item["why"])

@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils import translation
 
 from catalog.services import rating_upsert
-from recommendations.ask import AskResult, Constraints
+from recommendations.ask import AskResult, Constraints, item_why
 from recommendations.engine import Rec
-from recommendations.views import explain_answer, item_why, localise_why
+from recommendations.views import explain_answer, localise_why
 from tests.factories import GenreFactory, MovieFactory
 from tests.test_site_pages import parse_po
 
