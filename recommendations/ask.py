@@ -336,7 +336,7 @@ def ask(user, text: str, k: int = 10) -> AskResult:
         rows_boosted = [bundle.row_of[m] for m in boosted if m in bundle.row_of]
         scores = scores.copy()
         scores[rows_boosted] += MOOD_BOOST
-    allowed = _allowed_rows(bundle, constraints)
+    allowed = _allowed_rows(bundle, constraints, k)
     exclude_ids = set(seen) | {m.pk for m in mentioned}
     exclude = np.array([bundle.row_of[m] for m in exclude_ids if m in bundle.row_of], dtype=np.int64)
     if allowed is not None:
@@ -384,15 +384,21 @@ def item_why(movie: Movie, answer: AskResult, request_text: str) -> str:
 
 
 
-def _allowed_rows(bundle: store.Bundle, constraints: Constraints) -> np.ndarray | None:
+def _allowed_rows(bundle: store.Bundle, constraints: Constraints, k: int) -> np.ndarray | None:
+    """Films the constraints allow. Several genres ("a funny heist film": Comedy and Crime) mean
+    films of all of them; only when fewer than ``k`` such films exist, films of any of them."""
     if not (constraints.genres or constraints.excluded_genres or constraints.decade):
         return None
     qs = Movie.objects.all()
     if constraints.decade:
         qs = qs.filter(year__gte=constraints.decade, year__lte=constraints.decade + 9)
-    if constraints.genres:
-        qs = qs.filter(genres__in=list(Genre.objects.filter(name__in=constraints.genres)))
     ids = set(qs.values_list("pk", flat=True))
+    if constraints.genres:
+        wanted = list(Genre.objects.filter(name__in=constraints.genres).values_list("pk", flat=True))
+        links = Movie.genres.through.objects.filter(genre_id__in=wanted).order_by().values_list("movie_id", flat=True)
+        matches = Counter(m for m in links if m in ids)
+        every = {m for m, n in matches.items() if n == len(wanted)}
+        ids = every if len(every) >= k else set(matches)
     if constraints.excluded_genres:
         ids -= set(Movie.objects.filter(genres__name__in=constraints.excluded_genres).values_list("pk", flat=True))
     mask = np.zeros(len(bundle.movie_ids), dtype=bool)

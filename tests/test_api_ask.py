@@ -121,3 +121,17 @@ def test_each_answer_claims_only_the_genres_it_has(films, monkeypatch):
         genres = {g["name"] for g in item["movie"]["genres"]}
         for name in ("Comedy", "Crime"):
             assert (name in item["why"]) == (name in genres), (item["movie"]["title"], item["why"])
+
+
+def test_two_genres_mean_films_of_both_when_there_are_enough(db, monkeypatch):
+    use_fake_encoder(monkeypatch)
+    comedy, crime = GenreFactory(name="Comedy"), GenreFactory(name="Crime")
+    both = [MovieFactory(title=f"Caper {i}", genres=[comedy, crime]) for i in range(4)]
+    for i in range(10):
+        MovieFactory(title=f"Sitcom {i}", genres=[comedy])
+        MovieFactory(title=f"Procedural {i}", genres=[crime])
+    random_model()
+    answer = APIClient().post(URL, {"text": "a funny crime film", "k": 4}, format="json").json()
+    assert {item["movie"]["id"] for item in answer["results"]} == {m.pk for m in both}
+    wider = APIClient().post(URL, {"text": "a funny crime film", "k": 10}, format="json").json()
+    assert len(wider["results"]) == 10  # fewer than k films have both: films of either
