@@ -131,6 +131,16 @@ def _explain_pairs(bundle: store.Bundle, rows: np.ndarray, rated_rows: np.ndarra
     return pairs
 
 
+def _popularity_led(bundle: store.Bundle, liked_ids: np.ndarray, candidates: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Candidates whose hybrid score owes more to the popularity term than to the user's films
+    (the learnt blend leans on popularity for users with few ratings): their explanation says
+    so instead of citing a rated film that did little."""
+    from recommendations.hybrid_store import popularity_parts
+
+    parts = popularity_parts(bundle.hybrid, liked_ids.tolist(), candidates.tolist())  # type: ignore[arg-type]
+    return (parts > 0) & (2 * parts > np.asarray(scores, dtype=np.float64))
+
+
 def _hybrid_because(
     bundle: store.Bundle,
     profile: UserProfile,
@@ -176,13 +186,16 @@ class Shortlist:
     notes: dict[int, str]
     rated: bool  # False: no usable ratings, every film is "popular"
     size: int = CANDIDATES  # how many candidates were asked for (fewer when fewer films are left)
+    popular: np.ndarray | None = None  # per candidate: popularity gave more of its score than the user's films
     # (genre, decade) -> the best films passing that filter, when this shortlist holds too few of
     # them; cached with it, so a new rating (which deletes the user's key) clears them too.
     filtered: dict[tuple[str, int | None], Shortlist] = field(default_factory=dict, compare=False, repr=False)
 
     def rec(self, i: int, movie: Movie | None = None) -> Rec:
         ids = [m for m in self.because[i].tolist() if is_id(m)]
-        if not self.rated:
+        if self.popular is not None and self.popular[i]:
+            ids = []
+        if not self.rated or (self.popular is not None and self.popular[i]):
             why = "Popular with people on this site"
         elif not ids:
             why = "Popular with people whose taste is like yours"
@@ -245,15 +258,17 @@ def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = 
     rated_ids = bundle.movie_ids[rated_rows]
     because = np.full(pairs.shape, no_id(rated_ids), dtype=rated_ids.dtype)
     because[pairs >= 0] = rated_ids[pairs[pairs >= 0]]
+    popular = None
     if bundle.hybrid is not None:
         because = _hybrid_because(bundle, profile, bundle.movie_ids[top], rated_ids, weights, because)
+        popular = _popularity_led(bundle, rated_ids[values >= store.rating_midpoint()], bundle.movie_ids[top], top_scores)
     value_of = dict(zip(rated_ids.tolist(), values.tolist(), strict=True))
     cited = sorted({m for m in because.ravel().tolist() if is_id(m)})
     titles = _titles(rated_ids.tolist())  # all rated films: a shared title gets its year
     notes = {m: f"{titles.get(m, '?')} {value_of[m]:g}★" for m in cited}
     # Without a liked film the collaborative part had no input: the list leans on popularity.
     liked_any = bool(np.any(values >= store.rating_midpoint()))
-    return Shortlist(bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, liked_any, size)
+    return Shortlist(bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, liked_any, size, popular)
 
 
 def _pick(shortlist: Shortlist, k: int, genre: str, decade: int | None, bundle: store.Bundle) -> list[Rec]:

@@ -304,6 +304,24 @@ def user_weights(loaded: LoadedHybrid, profile_movie_ids: Iterable[int]) -> dict
     return dict(zip(FEATURES, map(float, weights), strict=True))
 
 
+def popularity_parts(loaded: LoadedHybrid, profile_movie_ids: Iterable[int], candidate_movie_ids: Iterable[int]) -> np.ndarray:
+    """What the popularity term adds to each candidate's hybrid score for this profile (as
+    ``hybrid_user_scores`` computes it; 0 for a film the hybrid does not know), so that an
+    explanation can say when popularity, not the user's films, put a film on the list."""
+    cols = profile_columns(loaded, profile_movie_ids)
+    candidates = positions(loaded.col_of, list(candidate_movie_ids))
+    out = np.zeros(len(candidates), dtype=np.float64)
+    if cols.size == 0:
+        return out
+    weight = float(loaded.model.weights[int(activity_bucket(np.array([cols.size]))[0])][2])
+    if weight == 0.0:
+        return out
+    mean, inv = _unseen_affine(loaded.pop32, cols)
+    known = candidates >= 0
+    out[known] = weight * inv * (loaded.pop32[candidates[known]].astype(np.float64) - mean)
+    return out
+
+
 def bundle_hybrid_scores(
     bundle: store.Bundle, profile_movie_ids: Iterable[int], content: np.ndarray, rated_rows: np.ndarray | None = None
 ) -> np.ndarray:

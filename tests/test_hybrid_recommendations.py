@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from recommendations import engine, hybrid_store, store
@@ -64,3 +65,20 @@ def test_every_recommendation_is_explained_by_a_liked_film(hybrid_site, user) ->
     for rec, film in zip(recs, collab, strict=True):
         if film is not None:
             assert rec.because[0] == film
+
+
+def test_a_pick_popularity_made_says_so(hybrid_site, user, monkeypatch) -> None:
+    # A blend that leans on popularity for users with few ratings, as one learnt on
+    # ml-latest-small did (popularity 5.0 in the ≤ 5 bucket).
+    loaded = store.active_bundle().hybrid
+    monkeypatch.setattr(loaded.model, "weights", np.array([[1.0, 0.5, 5.0], [1.0, 0.1, 0.0], [1.0, 0.0, 0.0]]))
+    rate(user, {most_rated(1, skip=30)[0]: 5.0})
+
+    recs = engine.recommend_for_user(user, k=20)
+
+    parts = hybrid_store.popularity_parts(loaded, [most_rated(1, skip=30)[0]], [r.movie_id for r in recs])
+    led = [(p > 0 and 2 * p > r.score) for p, r in zip(parts, recs, strict=True)]
+    assert any(led) and not all(led), led
+    for rec, by_popularity in zip(recs, led, strict=True):
+        assert (rec.why == "Popular with people on this site") == by_popularity, (rec.why, rec.score)
+        assert not by_popularity or rec.because == []
