@@ -106,7 +106,9 @@ def parse_constraints(text: str) -> Constraints:
                 target.append(genre)
     found.genres = [g for g in found.genres if g not in found.excluded_genres]
     for word, genre in MOOD_WORDS.items():
-        if word in lowered and genre not in found.moods and genre not in found.excluded_genres:
+        # Whole words in Latin script ("epicenter" is not "epic"); Chinese has no spaces to match.
+        present = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered) if word.isascii() else word in lowered
+        if present and genre not in found.moods and genre not in found.excluded_genres:
             found.moods.append(genre)
     match = DECADE.search(lowered) or DECADE_ZH.search(lowered)
     if match:

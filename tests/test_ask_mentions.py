@@ -36,3 +36,11 @@ def test_everyday_words_are_not_a_title_unless_written_as_one(catalogue) -> None
 def test_a_typo_must_keep_a_word_of_the_title(catalogue) -> None:
     assert named("something for the kids but not animated") == []  # not "For the Birds"
     assert named("I loved the shawshank redemtion") == ["The Shawshank Redemption"]
+
+
+def test_mood_words_are_whole_words() -> None:
+    from recommendations.ask import parse_constraints
+
+    assert parse_constraints("an epicenter of trouble").moods == []
+    assert parse_constraints("something epic").moods == ["Adventure"]
+    assert parse_constraints("来点轻松的").moods == ["Comedy"]
