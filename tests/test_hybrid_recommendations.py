@@ -82,3 +82,18 @@ def test_a_pick_popularity_made_says_so(hybrid_site, user, monkeypatch) -> None:
     for rec, by_popularity in zip(recs, led, strict=True):
         assert (rec.why == "Popular with people on this site") == by_popularity, (rec.why, rec.score)
         assert not by_popularity or rec.because == []
+
+
+def test_similar_films_use_who_liked_what(hybrid_site) -> None:
+    from catalog.models import Movie
+
+    film = Movie.objects.get(pk=most_rated(1)[0])
+    loaded = store.active_bundle().hybrid
+    row = np.asarray(loaded.model.collab.weights[loaded.col_of[film.pk]]).ravel()
+    row[loaded.col_of[film.pk]] = -np.inf
+    co_liked = loaded.movie_ids[int(np.argmax(row))]  # the film its collaborative row favours most
+
+    similar = [r.movie_id for r in engine.similar_movies(film, k=12)]
+
+    assert film.pk not in similar and len(similar) == 12
+    assert co_liked in similar
