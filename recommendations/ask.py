@@ -253,6 +253,19 @@ def find_mentions(text: str) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+def without_titles(text: str, titles: list[str]) -> str:
+    """The request without the words of the films it names ("like Heat, but funnier" → "like , but funnier")."""
+    if not titles:
+        return text
+    title_words = {w for title in titles for w in fold_words(title).split()}
+
+    def in_a_title(token: str) -> bool:
+        folded = fold_words(token).split()
+        return bool(folded) and all(w in title_words for w in folded)
+
+    return " ".join(token for token in text.split() if not in_a_title(token))
+
+
 def _after_hint(words: list[str]) -> set[int]:
     """Positions of the words right after "like", "loved", "similar to", "as good as"..."""
     out = set()
@@ -315,9 +328,12 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     from recommendations.models import ModelVersion
 
     version = ModelVersion.objects.get(pk=bundle.version_id)
-    request_vec = get_encoder(version.encoder_path).embed([text])[0]
-    parts = [request_vec]
+    # The named films count through their own vectors; their title words left in the text pulled
+    # in namesakes ("Blade Runner 2049 but funnier" gave Blade, Runner Runner).
     rows = [bundle.row_of[m.pk] for m in mentioned if m.pk in bundle.row_of]
+    rest = without_titles(text, [m.title for m in mentioned]) if rows else text
+    words_left = bool(latin_words(rest)) or not rest.isascii()  # other scripts are not judged
+    parts = [get_encoder(version.encoder_path).embed([rest if words_left else text])[0]] if words_left or not rows else []
     if rows:
         mention_vec = bundle.matrix[rows].mean(axis=0)
         parts.append(1.5 * mention_vec / (np.linalg.norm(mention_vec) or 1.0))

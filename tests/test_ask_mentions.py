@@ -44,3 +44,11 @@ def test_mood_words_are_whole_words() -> None:
     assert parse_constraints("an epicenter of trouble").moods == []
     assert parse_constraints("something epic").moods == ["Adventure"]
     assert parse_constraints("来点轻松的").moods == ["Comedy"]
+
+
+def test_named_titles_leave_the_words_to_encode() -> None:
+    from recommendations.ask import without_titles
+
+    assert without_titles("Something like Blade Runner 2049 but funnier", ["Blade Runner 2049"]) == "Something like but funnier"
+    assert without_titles("like Heat, but in space", ["Heat"]) == "like but in space"
+    assert without_titles("a quiet film", []) == "a quiet film"
