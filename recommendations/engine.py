@@ -89,6 +89,11 @@ def taste(
     return vec, rated_rows, weights
 
 
+def _liked(values: np.ndarray) -> np.ndarray:
+    """Ratings at or above the scale's midpoint: the films the collaborative models take as likings."""
+    return np.asarray(values) >= store.rating_midpoint()
+
+
 def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scores over every film row for this user, with explanation inputs."""
     # With a hybrid that scores every film, the taste cosine is not part of the blend: skip it.
@@ -100,7 +105,7 @@ def score_user(bundle: store.Bundle, profile: UserProfile) -> tuple[np.ndarray, 
     # The collaborative models count every rated film as a liking (they learn from who rated
     # what): a comedy rated 1★ would bring more comedies. Only films rated at or above the
     # scale's midpoint feed them; the taste vector still counts the others against.
-    liked = rated_rows[profile.values[_mask(bundle, profile.movie_ids)] >= store.rating_midpoint()]
+    liked = rated_rows[_liked(profile.values[_mask(bundle, profile.movie_ids)])]
     liked_profile = replace(profile, movie_ids=bundle.movie_ids[liked])
     scores = blend(bundle, liked_profile, liked, content)
     return scores, rated_rows, weights
@@ -192,10 +197,9 @@ class Shortlist:
     filtered: dict[tuple[str, int | None], Shortlist] = field(default_factory=dict, compare=False, repr=False)
 
     def rec(self, i: int, movie: Movie | None = None) -> Rec:
-        ids = [m for m in self.because[i].tolist() if is_id(m)]
-        if self.popular is not None and self.popular[i]:
-            ids = []
-        if not self.rated or (self.popular is not None and self.popular[i]):
+        popular = self.popular is not None and bool(self.popular[i])
+        ids = [] if popular else [m for m in self.because[i].tolist() if is_id(m)]
+        if not self.rated or popular:
             why = "Popular with people on this site"
         elif not ids:
             why = "Popular with people whose taste is like yours"
@@ -261,13 +265,13 @@ def _compute_shortlist(bundle: store.Bundle, user, *, only: np.ndarray | None = 
     popular = None
     if bundle.hybrid is not None:
         because = _hybrid_because(bundle, profile, bundle.movie_ids[top], rated_ids, weights, because)
-        popular = _popularity_led(bundle, rated_ids[values >= store.rating_midpoint()], bundle.movie_ids[top], top_scores)
+        popular = _popularity_led(bundle, rated_ids[_liked(values)], bundle.movie_ids[top], top_scores)
     value_of = dict(zip(rated_ids.tolist(), values.tolist(), strict=True))
     cited = sorted({m for m in because.ravel().tolist() if is_id(m)})
     titles = _titles(rated_ids.tolist())  # all rated films: a shared title gets its year
     notes = {m: f"{titles.get(m, '?')} {value_of[m]:g}★" for m in cited}
     # Without a liked film the collaborative part had no input: the list leans on popularity.
-    liked_any = bool(np.any(values >= store.rating_midpoint()))
+    liked_any = bool(np.any(_liked(values)))
     return Shortlist(bundle.version_id, bundle.movie_ids[top], top_scores.astype(np.float32), because, notes, liked_any, size, popular)
 
 
@@ -313,34 +317,15 @@ def _allowed_ids(bundle: store.Bundle, genre: str, decade: int | None) -> set:
     return found or set()
 
 
-def _allowed(movie_ids: list[int], genre: str, decade: int | None) -> set[int]:
-    """The films among ``movie_ids`` that pass the filters."""
-    qs = Movie.objects.filter(pk__in=movie_ids)
-    if genre:
-        qs = qs.filter(genres__slug=genre)
-    if decade is not None:
-        qs = qs.filter(year__gte=decade, year__lte=decade + 9)
-    return set(qs.values_list("pk", flat=True))
-
-
 def _top(scores: np.ndarray, exclude: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     from recommendations.ml.ranking import top_k
 
     return top_k(scores, k, exclude)
 
 
-def _attach_and_filter(
-    recs: list[Rec], k: int, genre: str, decade: int | None, bundle: store.Bundle | None = None
-) -> list[Rec]:
-    """The first k recs that pass the filters, with their films; only those k films are loaded.
-
-    Loading every candidate film with its genres on each request cost ~10x the rest of a
-    cached request: the filters are one pk-only query, and the films come from the bundle's
-    film-card cache (see ``_films``).
-    """
-    if genre or decade is not None:
-        allowed = _allowed([r.movie_id for r in recs], genre, decade)
-        recs = [r for r in recs if r.movie_id in allowed]
+def _attach(recs: list[Rec], k: int, bundle: store.Bundle | None = None) -> list[Rec]:
+    """The first k recs whose films are still in the catalogue, with their films; only those k
+    films are loaded (from the bundle's film-card cache, see ``_films``)."""
     kept: list[Rec] = []
     start = 0
     while len(kept) < k and start < len(recs):  # a second round only if films left the catalogue
@@ -429,4 +414,4 @@ def similar_movies(movie: Movie, k: int = 12) -> list[Rec]:
         scores = _with_collaborative(bundle, movie.pk, row, scores)
     top, top_scores = _top(scores, np.array([row]), k)
     recs = [Rec(as_key(bundle.movie_ids[r]), float(s), f"Similar to {movie.title}", bundle.version_id, [movie.pk]) for r, s in zip(top, top_scores, strict=True)]
-    return _attach_and_filter(recs, k, "", None, bundle)
+    return _attach(recs, k, bundle)
