@@ -55,8 +55,10 @@ NEGATORS = ("not", "no", "without", "except", "but not", "不要", "不是")
 DECADE = re.compile(r"\b(?:(19|20)(\d)0s|'?(\d)0s)\b")
 # "1980年代" / "80年代": no \b there, digits and CJK are both word characters.
 DECADE_ZH = re.compile(r"(?<!\d)(?:(19|20)(\d)0|(\d)0)\s*年代")
-MENTION_HINT = re.compile(r"\b(like|liked|loved|love|enjoyed|similar to|as good as)\b", re.I)
+# Words after which a film is named: "like Heat", "similar to Alien".
 HINT_WORDS = frozenset(["like", "liked", "loved", "love", "enjoyed"])
+HINT_PHRASES = (("similar", "to"), ("as", "good", "as"))
+MENTION_HINT = re.compile(r"\b(" + "|".join([*sorted(HINT_WORDS), *(" ".join(p) for p in HINT_PHRASES)]) + r")\b", re.I)
 TITLE_WORD_FILMS = 3  # a title word names a film only when at most this many titles have it
 RARE_TEXT_SHARE = 0.002  # ... and at most this share of the films' texts (at least TITLE_WORD_FILMS)
 
@@ -169,7 +171,7 @@ class _TitleIndex:
         # Rare: in at most TITLE_WORD_FILMS titles, and in the texts of few films (not "love", "night").
         rare_texts = max(TITLE_WORD_FILMS, int(RARE_TEXT_SHARE * films))
         self.by_title_word = {
-            w: films for w, films in by_title_word.items() if len(films) <= TITLE_WORD_FILMS and texts_with[w] <= rare_texts
+            w: entries for w, entries in by_title_word.items() if len(entries) <= TITLE_WORD_FILMS and texts_with[w] <= rare_texts
         }
         self.common = {w for w, n in texts_with.items() if n > rare_texts}
         self.by_title = by_title
@@ -270,7 +272,7 @@ def _after_hint(words: list[str]) -> set[int]:
     """Positions of the words right after "like", "loved", "similar to", "as good as"..."""
     out = set()
     for i in range(1, len(words)):
-        if words[i - 1] in HINT_WORDS or words[max(0, i - 2) : i] == ["similar", "to"] or words[max(0, i - 3) : i] == ["as", "good", "as"]:
+        if words[i - 1] in HINT_WORDS or any(tuple(words[max(0, i - len(p)) : i]) == p for p in HINT_PHRASES):
             out.add(i)
     return out
 
@@ -333,7 +335,9 @@ def ask(user, text: str, k: int = 10) -> AskResult:
     rows = [bundle.row_of[m.pk] for m in mentioned if m.pk in bundle.row_of]
     rest = without_titles(text, [m.title for m in mentioned]) if rows else text
     words_left = bool(latin_words(rest)) or not rest.isascii()  # other scripts are not judged
-    parts = [get_encoder(version.encoder_path).embed([rest if words_left else text])[0]] if words_left or not rows else []
+    parts = []
+    if words_left or not rows:  # nothing but the named films: their vectors say it all
+        parts.append(get_encoder(version.encoder_path).embed([rest])[0])
     if rows:
         mention_vec = bundle.matrix[rows].mean(axis=0)
         parts.append(1.5 * mention_vec / (np.linalg.norm(mention_vec) or 1.0))
