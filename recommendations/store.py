@@ -66,7 +66,7 @@ class Bundle:
     collab: object | None = None  # recommendations.ml.collab.CollabModel
     collab_rows: np.ndarray | None = None  # collab item index -> embedding row
     blend: dict = field(default_factory=dict)
-    popularity: np.ndarray | None = None  # per embedding row, log-scaled and z-scored
+    popularity: np.ndarray | None = None  # per embedding row: popularity_prior
     hybrid: object | None = None  # recommendations.hybrid_store.LoadedHybrid; replaces collab when set
     hybrid_rows: np.ndarray | None = None  # hybrid column -> embedding row
     hybrid_complete: bool = False  # the hybrid scores every embedding row (no film embedded since)
@@ -118,11 +118,16 @@ def rating_midpoint() -> float:
 
 
 def _popularity(movie_ids: np.ndarray) -> np.ndarray:
-    """The site's prior for each row (``ml.hybrid.liking_prior``), from the films' rating counters."""
+    """The site's prior for each row, from the films' rating counters."""
     from catalog.models import Movie
 
-    stored = {pk: (count, total) for pk, count, total in Movie.objects.values_list("pk", "rating_count", "rating_sum")}
-    counts, sums = np.array([stored.get(m, (0, 0.0)) for m in movie_ids.tolist()], dtype=np.float64).reshape(-1, 2).T
+    return popularity_prior(movie_ids, {pk: (n, total) for pk, n, total in Movie.objects.values_list("pk", "rating_count", "rating_sum")})
+
+
+def popularity_prior(movie_ids: np.ndarray, counters: dict) -> np.ndarray:
+    """``ml.hybrid.liking_prior`` per row from ``counters``: movie id -> (ratings, their sum);
+    films without ratings count as none. Serving and the promotion gate (its train part) share it."""
+    counts, sums = np.array([counters.get(m, (0, 0.0)) for m in movie_ids.tolist()], dtype=np.float64).reshape(-1, 2).T
     return liking_prior(counts, sums, rating_midpoint())
 
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 from movierec.mongo import atomic  # Django's atomic() is a no-op on MongoDB
 from recommendations import services, store
 from recommendations.ids import as_key, ids_from_store
-from recommendations.ml.hybrid import liking_prior
 from recommendations.models import ActiveModel, ModelVersion, TrainingState
 from recommendations.training.build import _collab_params, _fit_collab
 from recommendations.training.lifecycle import Status, conf
@@ -85,8 +84,7 @@ def _eval_bundle(
         raise ValueError(f"artifact of v{version.pk} is inconsistent")
     bundle = store.Bundle(version.pk, movie_ids, matrix, {m: i for i, m in enumerate(movie_ids.tolist())})
     # The prior serving uses (store._popularity), from the train part only: the held-out ratings must not leak in.
-    counts, sums = np.array([popularity.get(m, (0, 0.0)) for m in movie_ids.tolist()], dtype=np.float64).reshape(-1, 2).T
-    bundle.popularity = liking_prior(counts, sums, store.rating_midpoint())
+    bundle.popularity = store.popularity_prior(movie_ids, popularity)
     if collab is not None:
         bundle.collab = collab.model
         bundle.collab_rows = np.array([bundle.row_of.get(m, -1) for m in collab.movie_ids.tolist()], dtype=np.int64)
