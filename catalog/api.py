@@ -648,8 +648,22 @@ def _list_docs(what: str, name: str, serializer: type[serializers.Serializer]) -
     return get, post
 
 
+def _item_docs(what: str, name: str, serializer: type[serializers.Serializer]) -> dict[str, Any]:
+    """OpenAPI docs of GET on one film's entry of a list (where a 201's Location points)."""
+    return {
+        "tags": ["me"],
+        "operation_id": f"my_{name}_item",
+        "summary": f"One film's entry on your {what}",
+        "parameters": [movie_id_parameter()],
+        "examples": [OpenApiExample("The entry", response_only=True, value=LIST_ITEM_EXAMPLE)],
+        "responses": {200: serializer, **error_responses(404)},
+    }
+
+
 _WATCH_GET, _WATCH_POST = _list_docs("watchlist", "watchlist", WatchlistItemSerializer)
 _HIDDEN_GET, _HIDDEN_POST = _list_docs("not-interested list", "not_interested", NotInterestedSerializer)
+_WATCH_ITEM = _item_docs("watchlist", "watchlist", WatchlistItemSerializer)
+_HIDDEN_ITEM = _item_docs("not-interested list", "not_interested", NotInterestedSerializer)
 
 
 class MyWatchlistView(_FilmListView):
@@ -697,14 +711,7 @@ class MyWatchlistItemView(_FilmListItemView):
     model = WatchlistItem
     serializer_class = WatchlistItemSerializer
 
-    @extend_schema(
-        tags=["me"],
-        operation_id="my_watchlist_item",
-        summary="One film's entry on your watchlist",
-        parameters=[movie_id_parameter()],
-        examples=[OpenApiExample("The entry", response_only=True, value=LIST_ITEM_EXAMPLE)],
-        responses={200: WatchlistItemSerializer, **error_responses(404)},
-    )
+    @extend_schema(**_WATCH_ITEM)
     def get(self, request: Request, movie_id: int) -> Response:
         return super().get(request, movie_id)
 
@@ -727,14 +734,7 @@ class MyNotInterestedItemView(_FilmListItemView):
     model = NotInterested
     serializer_class = NotInterestedSerializer
 
-    @extend_schema(
-        tags=["me"],
-        operation_id="my_not_interested_item",
-        summary="One film's entry on your not-interested list",
-        parameters=[movie_id_parameter()],
-        examples=[OpenApiExample("The entry", response_only=True, value=LIST_ITEM_EXAMPLE)],
-        responses={200: NotInterestedSerializer, **error_responses(404)},
-    )
+    @extend_schema(**_HIDDEN_ITEM)
     def get(self, request: Request, movie_id: int) -> Response:
         return super().get(request, movie_id)
 
