@@ -50,3 +50,21 @@ def test_password_reset_sends_mail(client, user, mailoutbox):
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     assert "/accounts/reset/" in mailoutbox[0].body
+
+
+def test_sign_up_refuses_an_email_already_used(client, user):
+    taken = user.email.upper()
+    response = client.post(
+        reverse("signup"),
+        {"username": "cleo", "email": taken, "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert not User.objects.filter(username="cleo").exists()
+
+
+def test_sign_up_without_email_is_allowed_twice(client, db):
+    for name in ("dan", "eve"):
+        client.post(reverse("signup"), {"username": name, "email": "", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"})
+        client.post(reverse("logout"))
+    assert User.objects.filter(username__in=["dan", "eve"], email="").count() == 2
