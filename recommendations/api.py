@@ -140,7 +140,8 @@ class MyRecommendationsView(PrivateCacheMixin, JsonApiMixin, APIView):
     tags=["recommendations"],
     summary="Ask for films in plain words",
     description=(
-        "E.g. \"something like Heat but from the 80s, not a comedy\". Answers are films of the catalogue, "
+        "E.g. \"something like Heat but from the 80s, not a comedy\", \"a film by Kathryn Bigelow, nothing with "
+        "zombies\". Answers are films of the catalogue, "
         "each with an explanation; films named in the text are listed under `mentioned`. Anyone may ask; "
         "signed-in users get answers shaped by their taste and without films they rated. With no active "
         "model the answer is empty with a `note` (still 200). `text` ≤ 300 characters, `k` ≤ 100."
@@ -159,11 +160,19 @@ class MyRecommendationsView(PrivateCacheMixin, JsonApiMixin, APIView):
                     {
                         "movie": {**MOVIE_EXAMPLE, "id": 19, "title": "Thief", "year": 1981},
                         "score": 0.71,
-                        "why": "like Heat; matches your request: not Comedy, 1980s",
+                        "why": "Like Heat; matches your request: the 1980s",
                     }
                 ],
                 "mentioned": [MOVIE_EXAMPLE],
-                "constraints": {"genres": [], "excluded_genres": ["Comedy"], "decade": 1980},
+                "constraints": {
+                    "genres": [],
+                    "excluded_genres": ["Comedy"],
+                    "decade": 1980,
+                    "moods": [],
+                    "people": [],
+                    "excluded_people": [],
+                    "excluded_words": [],
+                },
                 "note": "",
                 "model_version": 3,
             },

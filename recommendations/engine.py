@@ -378,29 +378,37 @@ def _popular_fallback(user, k: int, genre: str, decade: int | None) -> list[Rec]
     return [Rec(m.pk, float(m.rating_count), "Popular on this site", None, [], m) for m in qs[:k]]
 
 
-def _with_collaborative(bundle: store.Bundle, movie_id, row: int, content: np.ndarray) -> np.ndarray:
-    """Film-to-film scores that also use who liked what: the hybrid's collaborative row for the
-    film (what it predicts for someone who liked it) blended with the text cosine, each z-scored,
-    with the hybrid's learnt weights for a one-film profile. Text alone put Toys and Toy Soldiers
-    next to Toy Story, and a prison comedy next to The Shawshank Redemption."""
+def with_collaborative(bundle: store.Bundle, movie_ids: list, content: np.ndarray, exclude: np.ndarray) -> np.ndarray:
+    """Scores for someone who liked ``movie_ids`` that also use who liked what: the hybrid's
+    collaborative rows for the films (what it predicts for someone who liked them) blended with
+    the text cosine, each z-scored, with the hybrid's learnt weights for its fewest-ratings bucket.
+    Text alone put Toys and Toy Soldiers next to Toy Story, and a prison comedy next to The
+    Shawshank Redemption. The result keeps ``content``'s mean and spread, so that boosts made on
+    the cosine scale keep their size; rows in ``exclude`` (the films themselves) come out -inf and
+    are left out of both spreads. Without a hybrid, or a link, ``content`` is returned."""
     from recommendations.ml.hybrid import zscore
 
     loaded = bundle.hybrid
-    col = loaded.col_of.get(movie_id)  # type: ignore[attr-defined]
-    if col is None:
+    if loaded is None:
         return content
+    cols = [c for c in (loaded.col_of.get(m) for m in movie_ids) if c is not None]  # type: ignore[attr-defined]
     weights = loaded.model.weights[0]  # type: ignore[attr-defined]
+    if not cols or weights[0] <= 0:
+        return content
     b = loaded.model.collab.weights  # type: ignore[attr-defined]
-    collab_row = np.asarray(b[col].toarray() if hasattr(b, "toarray") else b[col], dtype=np.float32).ravel()
-    if not np.any(collab_row) or weights[0] <= 0:  # nobody's ratings link it to other films
+    picked = b[cols].toarray() if hasattr(b, "toarray") else b[cols]
+    collab_row = np.asarray(picked, dtype=np.float32).mean(axis=0)
+    if not np.any(collab_row):  # nobody's ratings link them to other films
         return content
     collab = np.zeros(len(bundle.movie_ids), dtype=np.float32)
     valid = bundle.hybrid_rows >= 0  # type: ignore[attr-defined]
     collab[bundle.hybrid_rows[valid]] = collab_row[valid]  # type: ignore[index]
     others = np.ones(len(content), dtype=bool)
-    others[row] = False  # the film itself is left out of both spreads
+    others[exclude] = False
+    kept = content[others]
+    blend = (weights[1] * zscore(kept) + weights[0] * zscore(collab[others])) / (weights[0] + weights[1])
     out = np.full(len(content), -np.inf, dtype=np.float32)
-    out[others] = weights[1] * zscore(content[others]) + weights[0] * zscore(collab[others])
+    out[others] = float(kept.mean()) + (float(kept.std()) or 1.0) * blend
     return out
 
 
@@ -411,7 +419,7 @@ def similar_movies(movie: Movie, k: int = 12) -> list[Rec]:
     row = bundle.row_of[movie.pk]
     scores = bundle.matrix @ bundle.matrix[row]
     if bundle.hybrid is not None:
-        scores = _with_collaborative(bundle, movie.pk, row, scores)
+        scores = with_collaborative(bundle, [movie.pk], scores, np.array([row]))
     top, top_scores = _top(scores, np.array([row]), k)
     recs = [Rec(as_key(bundle.movie_ids[r]), float(s), f"Similar to {movie.title}", bundle.version_id, [movie.pk]) for r, s in zip(top, top_scores, strict=True)]
     return _attach(recs, k, bundle)

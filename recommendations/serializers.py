@@ -107,16 +107,25 @@ class AskItemSerializer(serializers.Serializer):
     why = serializers.CharField()
 
 
+class PersonSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    role = serializers.ChoiceField(choices=["director", "cast"], help_text="What the request asked for, else what most of their credits are.")
+
+
 class ConstraintsSerializer(serializers.Serializer):
-    genres = serializers.ListField(child=serializers.CharField())
+    genres = serializers.ListField(child=serializers.CharField(), help_text="Films of these genres only.")
     excluded_genres = serializers.ListField(child=serializers.CharField())
     decade = serializers.IntegerField(allow_null=True)
+    moods = serializers.ListField(child=serializers.CharField(), help_text="Genres the request leans to (\"lighter\": Comedy); a boost, not a filter.")
+    people = PersonSerializer(many=True, help_text="People named in the request: films crediting them come first.")
+    excluded_people = PersonSerializer(many=True, help_text="People the request refuses: films crediting them come last.")
+    excluded_words = serializers.ListField(child=serializers.CharField(), help_text="Words the request refuses (\"nothing with violence\"): films with them come last.")
 
 
 class AskResponseSerializer(serializers.Serializer):
     results = AskItemSerializer(many=True, source="items")
     mentioned = MovieBriefSerializer(many=True, help_text="Catalogue films recognised in the text.")
-    constraints = ConstraintsSerializer(help_text="Genres and decade understood from the text.")
+    constraints = ConstraintsSerializer(help_text="What was understood from the text.")
     note = serializers.CharField(allow_blank=True)
     model_version = IdField(source="version_id", allow_null=True)
 

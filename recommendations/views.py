@@ -22,7 +22,6 @@ from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Genre, Movie, NotInterested, Rating, WatchlistItem, attach_genres
-from catalog.templatetags.movierec import genre_name
 from catalog.views import card_context
 from recommendations import selectors
 from recommendations.ask import AskResult, ask
@@ -156,22 +155,8 @@ def onboarding_done(request: HttpRequest) -> HttpResponse:
 
 
 def explain_answer(answer: AskResult) -> tuple[str, str]:
-    """(what was understood from the request, a note) in the active language."""
-    constraints = answer.constraints
-    understood = [genre_name(g) for g in constraints.genres]
-    understood += [_("not %(genre)s") % {"genre": genre_name(g)} for g in constraints.excluded_genres]
-    if constraints.decade:
-        understood.append(_("the %(decade)ss") % {"decade": constraints.decade})
-    understood += [_("leaning %(genre)s") % {"genre": genre_name(g)} for g in constraints.moods if g not in constraints.genres]
-    if answer.unknown_words:
-        note = _("None of these words appear in the catalogue: try a title, a genre or a few words about the story.")
-    elif answer.version_id is None:
-        note = _("The recommendation model is not ready yet.")
-    elif not answer.mentioned:
-        note = _("No film title recognised in your request; answered from your words alone.")
-    else:
-        note = ""
-    return _(", ").join(understood), note
+    """(what was understood from the request, a note) in the active language, as ``ask`` wrote them."""
+    return answer.constraints.describe(), answer.note
 
 
 def search(request: HttpRequest) -> HttpResponse:

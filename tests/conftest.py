@@ -36,6 +36,22 @@ def _fresh_serving_cache():
     reset_cache()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language: a request in Chinese leaves its thread in
+    Chinese, and code called directly (``ask``) translates in the thread's language."""
+    try:
+        from django.conf import settings
+        from django.utils import translation
+
+        language = settings.LANGUAGE_CODE
+    except Exception:  # ML-only runs without Django settings
+        yield
+        return
+    with translation.override(language):
+        yield
+
+
 @pytest.fixture
 def user(db):
     from tests.factories import UserFactory

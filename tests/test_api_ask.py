@@ -38,7 +38,9 @@ def test_anonymous_ask_returns_films_with_explanations(films, monkeypatch):
     body = response.json()
     assert body["model_version"] == version.pk
     assert [m["title"] for m in body["mentioned"]] == ["Heat"]
-    assert body["constraints"] == {"genres": [], "excluded_genres": ["Comedy"], "decade": 1980}
+    assert body["constraints"] == {
+        "genres": [], "excluded_genres": ["Comedy"], "decade": 1980, "moods": [], "people": [], "excluded_people": [], "excluded_words": []
+    }
     assert len(body["results"]) == 5
     for item in body["results"]:
         assert item["movie"]["title"].startswith("Crime story")

@@ -97,3 +97,17 @@ def test_similar_films_use_who_liked_what(hybrid_site) -> None:
 
     assert film.pk not in similar and len(similar) == 12
     assert co_liked in similar
+
+
+def test_asking_for_films_like_one_uses_who_liked_what(hybrid_site) -> None:
+    from catalog.models import Movie
+    from recommendations.ask import ask
+
+    film = Movie.objects.get(pk=most_rated(1)[0])
+
+    answer = ask(None, f"something like {film.title}")
+
+    assert [m.pk for m in answer.mentioned] == [film.pk]
+    # Naming only a film asks for what the film page shows: the same blend of text and
+    # collaborative similarity, with the film's co-liked films in it.
+    assert [i.movie.pk for i in answer.items] == [r.movie_id for r in engine.similar_movies(film, k=10)]

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from catalog.services import rating_upsert
-from recommendations.ask import AskResult, Constraints, item_why
+from recommendations.ask import AskResult, Constraints, ask, item_why
 from recommendations.engine import Rec
 from recommendations.views import explain_answer, localise_why
 from tests.factories import GenreFactory, MovieFactory
@@ -148,7 +148,7 @@ def test_plain_words_explanations_are_translated(in_chinese, db):
     assert understood == "喜剧、犯罪、不要恐怖、2000 年代"
     assert note == ""
     assert item_why(film, answer, "like Heat, a funny heist in a casino") == "类似《Heat》；符合你的要求：犯罪、2000 年代；关于“casino”、“heist”"
-    _understood, note = explain_answer(AskResult([], [], Constraints(), "", None))
+    _understood, note = explain_answer(ask(None, "something like Heat"))  # no model yet
     assert note == "推荐模型尚未就绪。"
     with translation.override("en"):
         assert item_why(film, AskResult([], [], Constraints(), "", 3), "something quiet") == "Close to your words"
