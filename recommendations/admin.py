@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,7 +20,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
-from recommendations import selectors, training
+from recommendations import selectors, services, training
 from recommendations.models import ModelVersion, TrainingState
 from recommendations.selectors import WAITING_MINUTES
 
@@ -35,6 +36,13 @@ STATUS_COLOURS = {
 DONE_STATUSES = ("active", "ready")
 # Celery task states that are not final.
 UNFINISHED_TASK_STATES = ("PENDING", "RECEIVED", "STARTED", "RETRY")
+# Each chain task is one stage of its version (recommendations.tasks.training_chain).
+TASK_STAGES = {
+    "fine_tune_encoder": "fine-tune",
+    "refresh_embeddings": "refresh",
+    "train_collab": "collab",
+    "evaluate_and_promote": "evaluate",
+}
 SERIES_COLOURS = ("#1565c0", "#ef6c00", "#2e7d32", "#6a1b9a")
 
 
@@ -186,6 +194,23 @@ def progress_bar(fraction: float, colour: str = "#1565c0") -> SafeString:
     )
 
 
+def task_fraction(task_name: str, status: str, version: ModelVersion | None) -> float | None:
+    """How far one chain task is: its own stage's share of the version's progress.
+
+    The version's progress spans the whole chain, so showing it on every task row put a finished
+    fine-tuning at 87% while the collaborative stage ran.
+    """
+    if status == "SUCCESS":
+        return 1.0
+    if status not in UNFINISHED_TASK_STATES or version is None:
+        return None
+    span = training.STAGE_SPAN.get(TASK_STAGES.get(task_name.rpartition(".")[2], ""))
+    if span is None:
+        return version.progress
+    lo, hi = span
+    return min(max((version.progress - lo) / (hi - lo), 0.0), 1.0)
+
+
 # --------------------------------------------------------------------------- admin
 
 
@@ -202,7 +227,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ("Data", {"fields": ["data_counts", "metrics", "loss_curve"], "classes": ["collapse"]}),
         ("Artifacts", {"fields": ["encoder_path", "embeddings_path", "collab_path"]}),
     ]
-    change_list_template = "admin/recommendations/modelversion/change_list.html"
+    # Extends the app's change_list.html: shows Retrain / Roll back only to staff who may use them.
+    change_list_template = "admin/recommendations/modelversion/change_list_controls.html"
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelVersion | None = None) -> list[str]:
         # Versions are written by the training chain only; staff act through the buttons.
@@ -302,6 +328,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         versions = list(ModelVersion.objects.exclude(metrics={}).order_by("-pk")[:40])
         state = TrainingState.objects.singleton().first()
         extra = {
+            "can_control": self.has_change_permission(request),
             "metrics_chart": metrics_chart(versions),
             "training_state": state,
             "lock_holder": training.lock_holder(),
@@ -312,7 +339,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     # -- actions and buttons ------------------------------------------------------
 
-    @admin.action(description="Promote the selected version (make it the one being served)")
+    # "change", not the default (none): a view-only staff member could otherwise swap the served model.
+    @admin.action(description="Promote the selected version (make it the one being served)", permissions=["change"])
     def promote_selected(self, request: HttpRequest, queryset) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.WARNING)
@@ -329,7 +357,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("retrain/", wrap(require_POST(self.retrain_view)), name="recommendations_modelversion_retrain"),
-            path("rollback/", wrap(require_POST(self.rollback_view)), name="recommendations_modelversion_rollback"),
+            # GET: the confirmation page; POST: roll back.
+            path("rollback/", wrap(self.rollback_view), name="recommendations_modelversion_rollback"),
             path("tasks/", wrap(self.tasks_view), name="recommendations_modelversion_tasks"),
             *super().get_urls(),
         ]
@@ -339,7 +368,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def retrain_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied  # the admin's 403 page, not an empty one
         try:
             task_id = training.retrain_now(request.user)
         except training.TrainingBusy as exc:
@@ -357,7 +386,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def rollback_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_change_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._rollback_confirmation(request)
         try:
             version = training.rollback(user=request.user)
         except ValueError as exc:
@@ -366,11 +397,23 @@ class ModelVersionAdmin(admin.ModelAdmin):
             self.message_user(request, f"Rolled back: v{version.pk} is active again.", messages.SUCCESS)
         return self._changelist()
 
+    def _rollback_confirmation(self, request: HttpRequest) -> HttpResponse:
+        """What a roll-back replaces, before it happens: it switches every user's recommendations."""
+        active = services.active_version()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Roll back the served model?",
+            "active": active,
+            "parent": active.parent if active is not None else None,
+        }
+        return TemplateResponse(request, "admin/recommendations/modelversion/rollback_confirmation.html", context)
+
     def tasks_view(self, request: HttpRequest) -> HttpResponse:
         from django_celery_results.models import TaskResult
 
         if not self.has_view_permission(request):
-            return HttpResponse(status=403)
+            raise PermissionDenied
         results = list(TaskResult.objects.filter(task_name__startswith="recommendations.tasks.").order_by("-date_created")[:50])
         version_of = training.task_version_map([r.task_id for r in results])
         versions = {v.pk: v for v in ModelVersion.objects.filter(pk__in=set(version_of.values()))}
@@ -381,7 +424,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
             # (set by the sweep) says it will never finish.
             lost = r.status in UNFINISHED_TASK_STATES and version is not None and version.status == ModelVersion.Status.FAILED
             state = f"{r.status}, lost (the version failed)" if lost else r.status
-            rows.append({"result": r, "state": state, "version": version, "bar": progress_bar(version.progress) if version else ""})
+            if r.status in UNFINISHED_TASK_STATES:
+                r.date_done = None  # the result backend stamps it when a task starts; not saved
+            fraction = task_fraction(r.task_name, r.status, version)
+            rows.append({"result": r, "state": state, "version": version, "bar": "" if fraction is None else progress_bar(fraction)})
         running = [
             {"version": v, "bar": progress_bar(v.progress, STATUS_COLOURS.get(v.status, "#999"))}
             for v in ModelVersion.objects.filter(status__in=["queued", "training", "evaluating"]).order_by("-pk")
