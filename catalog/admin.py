@@ -34,8 +34,8 @@ DELETE_LIST_LIMIT = 50  # objects named on a delete confirmation; related rows a
 # What recommendations.ml.text.film_text builds a film's vector from (credits come from the inline).
 FILM_TEXT_FIELDS = {"title", "year", "genres", "overview", "tags"}
 NEXT_EMBEDDING = (
-    "when the catalogue is next embedded: at the next retraining, or by manage.py embed_films --changed-only "
-    "followed by a restart of the web processes"
+    "when the catalogue is next embedded: the minutely sweep queues it for the ml worker, and the site serves "
+    "the new vectors as soon as they are written"
 )
 
 
@@ -214,7 +214,7 @@ class MovieAdmin(CountedDeleteMixin, admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        # Nothing re-embeds a film on save, so say when the change reaches recommendations.
+        # A film is embedded by the ml worker after the save (the sweep queues it), so say when it reaches recommendations.
         if not change:
             self.message_user(request, f"“{form.instance}” is recommended, and has similar films, {NEXT_EMBEDDING}.", messages.INFO)
         elif FILM_TEXT_FIELDS & set(form.changed_data) or any(formset.has_changed() for formset in formsets):

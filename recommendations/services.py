@@ -50,6 +50,7 @@ def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progre
     With only_changed, rows whose film text is unchanged are reused from the
     version's current artifact, so only new and edited films are encoded.
     """
+    started = timezone.now()  # films saved from here on may be read before their edit: embedded again next time
     movie_ids, texts = catalogue_texts()
     hashes = np.array([text_hash(t) for t in texts], dtype="U16")
     dim = 384
@@ -75,8 +76,12 @@ def embed_catalogue(version: ModelVersion, *, only_changed: bool = False, progre
     elif progress:
         progress(0, 0)
     path = store.save_embeddings(version.pk, movie_ids, matrix, hashes)
-    ModelVersion.objects.filter(pk=version.pk).update(embeddings_path=path)
-    version.embeddings_path = path
+    previous = version.embeddings_path
+    data_counts = {**(version.data_counts or {}), "embedded_at": started.isoformat()}
+    ModelVersion.objects.filter(pk=version.pk).update(embeddings_path=path, data_counts=data_counts)
+    version.embeddings_path, version.data_counts = path, data_counts
+    if previous and previous != path:
+        store.delete_artifact(previous)  # serving processes holding it loaded it whole, at load
     return {"films": len(texts), "embedded": len(todo)}
 
 

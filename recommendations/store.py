@@ -1,8 +1,8 @@
 """Model artifacts through Django's storage API, and the per-process serving bundle.
 
 A serving process loads the active version's matrices once, then checks the
-one-row ActiveModel pointer at most every POLL_SECONDS; a promotion is picked
-up without a restart. A corrupt or missing artifact falls back to the last
+one-row ActiveModel pointer at most every POLL_SECONDS; a promotion, or a refresh
+of the active version's film vectors, is picked up without a restart. A corrupt or missing artifact falls back to the last
 good version and is logged.
 """
 
@@ -12,6 +12,7 @@ import io
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,13 @@ def save_npz(path: str, **arrays: np.ndarray) -> str:
     return default_storage.save(path, ContentFile(buffer.getvalue()))
 
 
+def delete_artifact(path: str) -> None:
+    try:
+        default_storage.delete(path)
+    except Exception:  # a stale file left behind costs disk, not correctness
+        logger.warning("could not delete artifact %s", path, exc_info=True)
+
+
 def load_npz(path: str) -> dict[str, np.ndarray]:
     with default_storage.open(path, "rb") as handle:
         data = handle.read()
@@ -47,8 +55,10 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
 
 
 def save_embeddings(version_id: int, movie_ids: np.ndarray, matrix: np.ndarray, text_hashes: np.ndarray) -> str:
+    """A new file each time: serving processes see a refresh as a new path (``active_bundle``),
+    and one still loading the previous file is not cut off mid-read by an overwrite."""
     return save_npz(
-        f"{version_prefix(version_id)}/embeddings.npz",
+        f"{version_prefix(version_id)}/embeddings-{uuid.uuid4().hex[:12]}.npz",
         movie_ids=ids_to_store(movie_ids),  # strings: ObjectIds do not fit in int64
         matrix=matrix.astype(np.float32),
         text_hashes=text_hashes.astype("U16"),
@@ -135,7 +145,7 @@ class _ServingState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.bundle: Bundle | None = None
-        self.pointer: int | None = None
+        self.pointer: tuple[int, str] | None = None
         self.checked_at = 0.0
 
     def reset(self) -> None:
@@ -154,12 +164,22 @@ def active_version_id() -> int | None:
     return ActiveModel.objects.singleton().values_list("version_id", flat=True).first()
 
 
+def _active_pointer() -> tuple[int, str] | None:
+    """The active version and its embeddings file: a refresh of the same version (new or edited
+    films embedded) writes a new file, so it is picked up like a promotion."""
+    version_id = active_version_id()
+    if version_id is None:
+        return None
+    path = ModelVersion.objects.filter(pk=version_id).values_list("embeddings_path", flat=True).first()
+    return version_id, path or ""
+
+
 def active_bundle() -> Bundle | None:
-    """The serving bundle for this process, refreshed when the active pointer moves."""
+    """The serving bundle for this process, refreshed when the active pointer or its film vectors change."""
     now = time.monotonic()
     if _state.bundle is not None and now - _state.checked_at < POLL_SECONDS:
         return _state.bundle
-    pointer = active_version_id()
+    pointer = _active_pointer()
     with _state.lock:
         _state.checked_at = now
         if pointer is None:
@@ -168,7 +188,7 @@ def active_bundle() -> Bundle | None:
         if pointer == _state.pointer and _state.bundle is not None:
             return _state.bundle
         _state.pointer = pointer
-        _state.bundle = _load_with_fallback(pointer, _state.bundle)
+        _state.bundle = _load_with_fallback(pointer[0], _state.bundle)
         return _state.bundle
 
 

@@ -9,10 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from catalog.models import Movie
 from movierec.mongo import atomic  # Django's atomic() is a no-op on MongoDB
 from recommendations import services
 from recommendations.models import ModelVersion, TrainingState
@@ -21,6 +24,8 @@ logger = logging.getLogger(__name__)
 Status = ModelVersion.Status
 
 RUNNING = (Status.TRAINING, Status.EVALUATING)
+EMBED_QUEUED_KEY = "movierec:embedding-queued-for"
+EMBED_REQUEUE_SECONDS = 600
 TERMINAL = (Status.ACTIVE, Status.READY, Status.REJECTED, Status.FAILED)
 
 
@@ -294,7 +299,42 @@ def sweep() -> dict:
             outcome["busy"] = True
         except BrokerUnavailable as exc:
             outcome["error"] = str(exc)
+    outcome["embedding"] = queue_embedding_if_stale()
     return outcome
+
+
+def films_changed_since_embedding() -> datetime | None:
+    """When the newest film edit the active version's vectors have not seen was made; None if none.
+    A film added or edited in the admin (or by an import) reaches similar films, plain-words answers
+    and cold-start recommendations once it is embedded, without waiting for a retraining."""
+    version = services.active_version()
+    if version is None or not version.embeddings_path:
+        return None
+    stamp = (version.data_counts or {}).get("embedded_at")
+    since = parse_datetime(stamp) if isinstance(stamp, str) else version.finished_at
+    films = Movie.objects.all() if since is None else Movie.objects.filter(updated_at__gt=since)
+    return films.order_by("-updated_at").values_list("updated_at", flat=True).first()
+
+
+def queue_embedding_if_stale() -> str | None:
+    """Queue ``embed_new_films`` for edits the active vectors miss: once per newest edit, and again
+    after EMBED_REQUEUE_SECONDS if the queued task was lost. Returns the edit time queued for."""
+    from recommendations.tasks import embed_new_films
+
+    newest = films_changed_since_embedding()
+    if newest is None:
+        return None
+    stamp = newest.isoformat()
+    if cache.get(EMBED_QUEUED_KEY) == stamp:
+        return None
+    try:
+        embed_new_films.apply_async(retry=False)
+    except Exception:
+        logger.warning("could not queue embedding of new films; the next sweep retries", exc_info=True)
+        return None
+    cache.set(EMBED_QUEUED_KEY, stamp, EMBED_REQUEUE_SECONDS)
+    logger.info("queued embedding of films edited up to %s", stamp)
+    return stamp
 
 
 def nightly() -> dict:
