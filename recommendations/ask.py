@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from catalog.text import fold_words
 from recommendations import store
 from recommendations.ask_negation import FILLERS, Negations, read_negations, stem
 from recommendations.ask_people import NamedPerson, PersonSpan, credited_roles, find_people, with_credits
-from recommendations.ask_words import STOP_WORDS, RequestWords
+from recommendations.ask_words import STOP_WORDS, CachedIndex, RequestWords
 from recommendations.encoders import get_encoder
 from recommendations.engine import with_collaborative
 from recommendations.ids import as_key
@@ -172,13 +171,12 @@ def _decade(lowered: str) -> int | None:
     return 2000 + digit * 10 if digit <= 2 else 1900 + digit * 10
 
 
-class _TitleIndex:
+class _TitleIndex(CachedIndex):
     """Folded titles -> [(movie id, year, popularity)] and the words of the films' texts, rebuilt
     when the catalogue changes."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.stamp: tuple | None = None
+        super().__init__()
         self.by_title: dict[str, list[tuple[int, int | None, int]]] = {}
         self.by_len: dict[int, list[str]] = {}
         self.words: set[str] = set()  # every word of the catalogue's titles, overviews, tags, genres and people
@@ -187,14 +185,9 @@ class _TitleIndex:
         self.common: set[str] = set()  # words in the texts of many films ("love", "night", "movie")
         self.films_with_stem: dict[str, list] = {}  # stem of a word of a film's title, tags or overview -> films
 
-    def get(self) -> _TitleIndex:
+    def _stamp(self) -> tuple:
         latest = Movie.objects.order_by("-updated_at").values_list("updated_at", flat=True).first()
-        stamp = (Movie.objects.count(), latest)
-        with self.lock:
-            if stamp != self.stamp:
-                self._build()
-                self.stamp = stamp
-        return self
+        return Movie.objects.count(), latest
 
     def films_with(self, words: Sequence[str]) -> set:
         """Films whose title, tags or overview have one of these words, in any simple form ("violent" for "violence")."""

@@ -8,14 +8,13 @@ of the catalogue: "a cruise ship" is not Tom Cruise.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
 from catalog.models import Credit, Person
 from catalog.text import fold_words
-from recommendations.ask_words import RequestWords
+from recommendations.ask_words import CachedIndex, RequestWords
 
 MAX_NAME_WORDS = 6
 MIN_SINGLE_NAME = 4  # letters of a one-word name ("Cher" yes, "Ray" no)
@@ -47,25 +46,19 @@ class PersonSpan:
         return range(self.start, self.end)
 
 
-class _PersonIndex:
+class _PersonIndex(CachedIndex):
     """Folded names -> (name, person ids), rebuilt when people are added or removed."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.stamp: tuple | None = None
+        super().__init__()
         self.by_name: dict[str, tuple[str, tuple]] = {}
         self.by_last_word: dict[str, list[str]] = {}  # "nolan" -> ["christopher nolan", ...]
         self.longest = 0
 
-    def get(self) -> _PersonIndex:
+    def _stamp(self) -> tuple:
         # Names are never edited in place by the import; a count and the newest id see additions and removals.
         latest = Person.objects.order_by("-pk").values_list("pk", flat=True).first()
-        stamp = (Person.objects.count(), latest)
-        with self.lock:
-            if stamp != self.stamp:
-                self._build()
-                self.stamp = stamp
-        return self
+        return Person.objects.count(), latest
 
     def _build(self) -> None:
         grouped: dict[str, tuple[str, list]] = {}

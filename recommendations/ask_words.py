@@ -5,7 +5,9 @@ text's tokens each came from (so words can be taken out of the text that is enco
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
+from typing import Self
 
 from catalog.text import fold_words
 
@@ -74,3 +76,25 @@ def _pieces(token: str) -> tuple[list[str], list[str]]:
 
 def _punct(char: str) -> str:
     return char if char in PHRASE_END else ""
+
+
+class CachedIndex:
+    """An index built once per process and rebuilt when ``_stamp()``, a cheap query, changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stamp: tuple | None = None
+
+    def get(self) -> Self:
+        stamp = self._stamp()
+        with self.lock:
+            if stamp != self.stamp:
+                self._build()
+                self.stamp = stamp
+        return self
+
+    def _stamp(self) -> tuple:
+        raise NotImplementedError
+
+    def _build(self) -> None:
+        raise NotImplementedError
